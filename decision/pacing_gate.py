@@ -1,0 +1,19 @@
+"""The seam for budget pacing: the engine asks each candidate's participation rate and
+throttles probabilistically. `OpenGate` passes everything (the default until a
+controller is configured); decision/pacing.py implements a real controller."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class PacingGate(Protocol):
+    def participation(self, line_item_id: str, now: float) -> float:
+        """Probability in [0, 1] that this line item may bid on a request at `now` (epoch s)."""
+        ...
+
+
+class OpenGate:
+    def participation(self, line_item_id: str, now: float) -> float:
+        return 1.0

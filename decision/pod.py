@@ -1,0 +1,110 @@
+"""What the engine decides: a `Pod` of `PlacedAd`s for one ad break.
+
+These types are the seam between `decision` and its consumers (`vast` rendering,
+`ssai` stitching, `beacons` tokens, the simulator). Add fields with defaults; do not
+rename or remove fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRendition:
+    """A progressive or streaming MP4 (or mezzanine) file of a creative."""
+
+    url: str
+    mime: str = "video/mp4"
+    width: int = 1920
+    height: int = 1080
+    bitrate_kbps: int = 0
+    delivery: str = "progressive"  # progressive | streaming
+    codec: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HlsVariant:
+    """One variant of a creative's HLS rendition set (for stitching)."""
+
+    uri: str
+    bandwidth: int
+    resolution: tuple[int, int] | None = None
+    codecs: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Creative:
+    id: str
+    duration_s: float
+    advertiser_domain: str
+    iab_category: str
+    universal_ad_id: str = ""
+    universal_ad_id_registry: str = "ad-id.org"
+    title: str = ""
+    click_through: str | None = None
+    mezzanine: MediaRendition | None = None
+    media: tuple[MediaRendition, ...] = ()
+    hls_url: str | None = None
+    hls_variants: tuple[HlsVariant, ...] = ()
+    # programmatic: the ad comes from a third-party VAST tag resolved at serve time
+    vast_tag_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BreakSpec:
+    """One ad break to fill."""
+
+    break_id: str
+    duration_s: float
+    position: str = "mid"  # pre | mid | post
+    offset_s: float | None = None  # content time of the break, when known
+    max_ads: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHistory:
+    """What this session/stream already showed, for `stream`-scope caps and separation."""
+
+    creative_ids: tuple[str, ...] = ()
+    line_item_ids: tuple[str, ...] = ()
+    campaign_ids: tuple[str, ...] = ()
+    advertiser_ids: tuple[str, ...] = ()
+    iab_categories: tuple[str, ...] = ()
+    exclusion_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedAd:
+    imp_id: str  # the ad instance; also the VAST 4.1+ AdServingId and the beacon key
+    sequence: int  # 1-based position in the pod
+    line_item_id: str
+    campaign_id: str
+    advertiser_id: str
+    creative: Creative
+    price_micros: int  # clearing price, CPM in micros
+    tier: str  # sponsorship | standard | programmatic | house
+    currency: str = "USD"
+    offset_s: float = 0.0  # start of this ad within the break
+    advertiser_name: str = ""
+    exclusion_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    pod_id: str
+    break_spec: BreakSpec
+    ads: tuple[PlacedAd, ...] = ()
+    trace: Any = None  # decision trace (see decision/trace.py), None unless asked for
+    fallback_tier: str = "T3"  # model tier that served the scores (T0..T3)
+    solver: str = ""  # podding: "dp" | "greedy"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def filled_s(self) -> float:
+        return sum(ad.creative.duration_s for ad in self.ads)
+
+    @property
+    def underfill_s(self) -> float:
+        return max(0.0, self.break_spec.duration_s - self.filled_s)

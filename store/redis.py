@@ -1,0 +1,153 @@
+"""Redis store (redis.asyncio). Batch methods pipeline; connection failures become
+`StoreUnavailable` so callers can degrade instead of failing the request."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from store.base import StoreError, StoreUnavailable
+
+# INCRBY then set the TTL only when the key is new (PEXPIRE NX needs Redis 7; this script
+# works on 6 too and keeps the two steps atomic).
+_INCR_TTL = """
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' and redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return v
+"""
+
+
+def _ms(ttl: float | None) -> str:
+    return "" if ttl is None else str(max(1, int(ttl * 1000)))
+
+
+def _translate(fn):
+    @functools.wraps(fn)
+    async def wrapper(*args, **kwargs):
+        try:
+            return await fn(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+        except RedisError as exc:
+            raise StoreError(f"redis error: {exc}") from exc
+
+    return wrapper
+
+
+class RedisStore:
+    name = "redis"
+
+    def __init__(self, url: str, *, socket_timeout: float = 0.5, max_connections: int = 64) -> None:
+        self._client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            max_connections=max_connections,
+            retry_on_timeout=False,
+            health_check_interval=5,
+        )
+        self._incr_ttl = self._client.register_script(_INCR_TTL)
+
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._client
+
+    @_translate
+    async def ping(self) -> bool:
+        return bool(await self._client.ping())
+
+    @_translate
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        if ttl is None:
+            return int(await self._client.incrby(key, amount))
+        return int(await self._incr_ttl(keys=[key], args=[amount, _ms(ttl)]))
+
+    @_translate
+    async def incr_many(self, ops: Sequence[tuple[str, int, float | None]]) -> list[int]:
+        if not ops:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for key, amount, ttl in ops:
+            if ttl is None:
+                pipe.incrby(key, amount)
+            else:
+                self._incr_ttl(keys=[key], args=[amount, _ms(ttl)], client=pipe)
+        return [int(v) for v in await pipe.execute()]
+
+    @_translate
+    async def get_ints(self, keys: Sequence[str]) -> list[int]:
+        if not keys:
+            return []
+        return [int(v) if v is not None else 0 for v in await self._client.mget(list(keys))]
+
+    @_translate
+    async def set_if_absent(self, key: str, value: str | bytes, ttl: float | None = None) -> bool:
+        px = None if ttl is None else max(1, int(ttl * 1000))
+        return bool(await self._client.set(key, value, nx=True, px=px))
+
+    @_translate
+    async def get(self, key: str) -> bytes | None:
+        return await self._client.get(key)
+
+    @_translate
+    async def set(self, key: str, value: str | bytes, ttl: float | None = None) -> None:
+        px = None if ttl is None else max(1, int(ttl * 1000))
+        await self._client.set(key, value, px=px)
+
+    @_translate
+    async def delete(self, *keys: str) -> int:
+        return int(await self._client.delete(*keys)) if keys else 0
+
+    @_translate
+    async def expire(self, key: str, ttl: float) -> bool:
+        return bool(await self._client.pexpire(key, max(1, int(ttl * 1000))))
+
+    @_translate
+    async def hset(self, key: str, mapping: Mapping[str, str | bytes | int | float], ttl: float | None = None) -> None:
+        if ttl is None:
+            await self._client.hset(key, mapping=dict(mapping))
+            return
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hset(key, mapping=dict(mapping))
+        pipe.pexpire(key, max(1, int(ttl * 1000)))
+        await pipe.execute()
+
+    @_translate
+    async def hgetall(self, key: str) -> dict[str, bytes]:
+        raw = await self._client.hgetall(key)
+        return {k.decode(): v for k, v in raw.items()}
+
+    @_translate
+    async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, bytes]]:
+        if not keys:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        return [{k.decode(): v for k, v in raw.items()} for raw in await pipe.execute()]
+
+    @_translate
+    async def hincr(self, key: str, field: str, amount: int = 1) -> int:
+        return int(await self._client.hincrby(key, field, amount))
+
+    async def get_json(self, key: str) -> Any | None:
+        raw = await self.get(key)
+        return None if raw is None else orjson.loads(raw)
+
+    async def set_json(self, key: str, value: Any, ttl: float | None = None) -> None:
+        await self.set(key, orjson.dumps(value), ttl)
+
+    async def set_json_if_absent(self, key: str, value: Any, ttl: float | None = None) -> bool:
+        return await self.set_if_absent(key, orjson.dumps(value), ttl)
+
+    async def close(self) -> None:
+        await self._client.aclose()
