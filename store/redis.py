@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -56,6 +57,7 @@ class RedisStore:
             health_check_interval=5,
         )
         self._incr_ttl = self._client.register_script(_INCR_TTL)
+        self._sha: str | None = None
 
     @property
     def client(self) -> aioredis.Redis:
@@ -75,12 +77,22 @@ class RedisStore:
     async def incr_many(self, ops: Sequence[tuple[str, int, float | None]]) -> list[int]:
         if not ops:
             return []
+        if self._sha is None:
+            self._sha = await self._client.script_load(_INCR_TTL)
+        try:
+            return await self._incr_pipeline(ops)
+        except NoScriptError:
+            # the server lost its script cache (restart, SCRIPT FLUSH): load again once
+            self._sha = await self._client.script_load(_INCR_TTL)
+            return await self._incr_pipeline(ops)
+
+    async def _incr_pipeline(self, ops: Sequence[tuple[str, int, float | None]]) -> list[int]:
         pipe = self._client.pipeline(transaction=False)
         for key, amount, ttl in ops:
             if ttl is None:
                 pipe.incrby(key, amount)
             else:
-                self._incr_ttl(keys=[key], args=[amount, _ms(ttl)], client=pipe)
+                pipe.evalsha(self._sha, 1, key, amount, _ms(ttl))
         return [int(v) for v in await pipe.execute()]
 
     @_translate

@@ -81,7 +81,7 @@ class Service:
         assert self.proc is not None
         os.kill(self.proc.pid, signal.SIGCONT)
 
-    def signal(self, sig: int) -> None:
+    def send_signal(self, sig: int) -> None:
         assert self.proc is not None
         os.kill(self.proc.pid, sig)
 

@@ -1,0 +1,75 @@
+"""The application factory. `web.Application` is never subclassed; long-lived clients
+open and close in `cleanup_ctx` under typed keys (gateway/keys.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway.config import Settings
+from gateway.health import DOWN, OK, Health
+from gateway.kafka_probe import kafka_answers
+from gateway.keys import HEALTH, SERVICES, SETTINGS, STORE
+from gateway.middleware import make_middlewares
+from gateway.routes import MODULES
+from store import StoreError, open_store
+
+log = logging.getLogger("adgw")
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    store = open_store(settings.redis_url)
+    app[STORE] = store
+
+    async def probe() -> tuple[str, str]:
+        try:
+            await store.ping()
+        except StoreError as exc:
+            return DOWN, str(exc)[:200]
+        return OK, store.name
+
+    app[HEALTH].register("redis" if settings.redis_url else "store", probe, critical=False)
+    yield
+    await store.close()
+
+
+async def _kafka_probe_ctx(app: web.Application) -> AsyncIterator[None]:
+    bootstrap = app[SETTINGS].kafka_bootstrap
+    if bootstrap:
+        async def probe() -> tuple[str, str]:
+            ok, detail = await kafka_answers(bootstrap)
+            return (OK if ok else DOWN), detail
+
+        # not critical: events wait in the spool while Kafka is away
+        app[HEALTH].register("kafka", probe, critical=False)
+    yield
+
+
+async def _health_ctx(app: web.Application) -> AsyncIterator[None]:
+    health = app[HEALTH]
+    await health.start()
+    yield
+    await health.stop()
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    app[HEALTH].draining = True
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=make_middlewares(settings.request_timeout_s),
+                          client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[HEALTH] = Health()
+    app[SERVICES] = {}
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_kafka_probe_ctx)
+    for module in MODULES:
+        module.setup(app)
+    # last, so every probe is registered before the first check
+    app.cleanup_ctx.append(_health_ctx)
+    app.on_shutdown.append(_on_shutdown)
+    return app

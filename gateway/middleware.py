@@ -1,0 +1,73 @@
+"""Request ids, timeouts, metrics and the mapping of errors to problem+json."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+
+from aiohttp import web
+
+from gateway import metrics
+from gateway.problems import from_exception, problem
+
+log = logging.getLogger("adgw.http")
+REQUEST_ID = "X-Request-Id"
+REQUEST_ID_KEY: web.RequestKey[str] = web.RequestKey("request_id", str)
+
+
+def _route_name(request: web.Request) -> str:
+    info = request.match_info
+    route = getattr(info, "route", None)
+    resource = getattr(route, "resource", None)
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def make_middlewares(timeout_s: float):
+    @web.middleware
+    async def request_context(request: web.Request, handler):
+        incoming = request.headers.get(REQUEST_ID, "")
+        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+        request[REQUEST_ID_KEY] = request_id
+        started = time.perf_counter()
+        metrics.IN_FLIGHT.inc()
+        try:
+            response = await _answer(request, handler, timeout_s)
+        finally:
+            metrics.IN_FLIGHT.dec()
+        response.headers[REQUEST_ID] = request_id
+        route = _route_name(request)
+        status = str(response.status)
+        metrics.REQUESTS.labels(route, request.method, status).inc()
+        metrics.LATENCY.labels(route, request.method, status).observe(time.perf_counter() - started)
+        return response
+
+    return [request_context]
+
+
+async def _answer(request: web.Request, handler, timeout_s: float) -> web.StreamResponse:
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            return exc
+        if exc.status == 413:
+            return problem(413, "Payload Too Large", "request body exceeds the size limit", kind="body-too-large")
+        return problem(exc.status, exc.reason, exc.text if exc.text and not exc.text.startswith(str(exc.status)) else None,
+                       headers={k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")})
+    except TimeoutError:
+        log.warning("request %s %s timed out after %.1fs", request.method, request.path, timeout_s)
+        return problem(503, "Timeout", f"request not answered within {timeout_s:g}s", kind="timeout",
+                       headers={"Retry-After": "1"})
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        mapped = from_exception(exc)
+        if mapped is not None:
+            return mapped
+        # A bug: log the traceback server-side, never send it to the client.
+        log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request.get(REQUEST_ID_KEY))
+        return problem(500, "Internal Server Error", "the gateway failed; the request id identifies the log entry",
+                       kind="internal", request_id=request.get(REQUEST_ID_KEY))

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+
+from gateway.app import create_app
+from gateway.config import load_settings
+
+
+@pytest.fixture
+async def client(aiohttp_client):
+    settings = load_settings(env={"ADGW_MAX_BODY_BYTES": "1024", "ADGW_ADMIN_TOKEN": "s3cret-token"})
+    return await aiohttp_client(create_app(settings))
+
+
+async def test_healthz_and_readyz(client):
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    resp = await client.get("/readyz")
+    body = await resp.json()
+    assert resp.status == 200, body
+    assert body["dependencies"]["store"]["state"] == "ok"
+
+
+async def test_unknown_route_is_problem_json(client):
+    resp = await client.get("/no/such/thing")
+    assert resp.status == 404
+    assert resp.content_type == "application/problem+json"
+    body = await resp.json()
+    assert body["status"] == 404 and body["title"]
+
+
+async def test_method_not_allowed_is_problem_json(client):
+    resp = await client.post("/healthz")
+    assert resp.status == 405
+    assert resp.content_type == "application/problem+json"
+    assert "GET" in resp.headers.get("Allow", "")
+
+
+async def test_request_id_is_echoed_or_generated(client):
+    resp = await client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert resp.headers["X-Request-Id"] == "abc-123"
+    resp = await client.get("/healthz")
+    assert len(resp.headers["X-Request-Id"]) == 16
+
+
+async def test_metrics_count_requests_per_route_and_status(client):
+    await client.get("/healthz")
+    text = await (await client.get("/metrics")).text()
+    assert 'adgw_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert "adgw_http_request_seconds_bucket" in text

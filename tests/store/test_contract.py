@@ -1,0 +1,119 @@
+"""One contract suite for every Store implementation (memory and a real Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from store import MemoryStore, RedisStore, Store, StoreUnavailable
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request) -> Store:
+    if request.param == "memory":
+        s: Store = MemoryStore()
+    else:
+        s = RedisStore(request.getfixturevalue("redis_url"))
+    yield s
+    await s.close()
+
+
+def k(name: str) -> str:
+    return f"t:{uuid.uuid4().hex}:{name}"
+
+
+async def test_is_a_store(store):
+    assert isinstance(store, Store)
+    assert await store.ping()
+
+
+async def test_counters(store):
+    key = k("c")
+    assert await store.incr(key) == 1
+    assert await store.incr(key, 4) == 5
+    assert await store.incr(key, -2) == 3
+    assert await store.get_ints([key, k("missing")]) == [3, 0]
+    a, b = k("a"), k("b")
+    assert await store.incr_many([(a, 2, None), (b, 3, 60), (a, 1, 60)]) == [2, 3, 3]
+
+
+async def test_counter_ttl_expires(store):
+    key = k("ttl")
+    await store.incr(key, 1, ttl=0.2)
+    await store.incr(key, 1, ttl=100)  # an existing key keeps its first expiry
+    assert await store.get_ints([key]) == [2]
+    await asyncio.sleep(0.35)
+    assert await store.get_ints([key]) == [0]
+
+
+async def test_set_if_absent(store):
+    key = k("nx")
+    assert await store.set_if_absent(key, "first", ttl=5)
+    assert not await store.set_if_absent(key, "second", ttl=5)
+    assert await store.get(key) == b"first"
+    assert await store.delete(key) == 1
+    assert await store.set_if_absent(key, b"again")
+    assert await store.get(key) == b"again"
+
+
+async def test_set_if_absent_is_atomic_under_concurrency(store):
+    key = k("race")
+    wins = await asyncio.gather(*(store.set_if_absent(key, str(i), ttl=5) for i in range(50)))
+    assert sum(wins) == 1
+
+
+async def test_set_and_expire(store):
+    key = k("v")
+    await store.set(key, "x", ttl=0.2)
+    assert await store.get(key) == b"x"
+    assert await store.expire(key, 10)
+    await asyncio.sleep(0.3)
+    assert await store.get(key) == b"x"
+    assert not await store.expire(k("none"), 1)
+
+
+async def test_hashes(store):
+    key = k("h")
+    await store.hset(key, {"a": "1", "b": 2, "c": b"x"})
+    assert await store.hgetall(key) == {"a": b"1", "b": b"2", "c": b"x"}
+    assert await store.hincr(key, "b", 5) == 7
+    other = k("h2")
+    assert await store.hgetall_many([key, other]) == [{"a": b"1", "b": b"7", "c": b"x"}, {}]
+
+
+async def test_json_documents(store):
+    key = k("j")
+    doc = {"breaks": [{"id": "b1", "ads": ["x", "y"]}], "n": 3}
+    assert await store.get_json(key) is None
+    assert await store.set_json_if_absent(key, doc, ttl=5)
+    assert not await store.set_json_if_absent(key, {"other": 1}, ttl=5)
+    assert await store.get_json(key) == doc
+    await store.set_json(key, {"n": 4})
+    assert await store.get_json(key) == {"n": 4}
+
+
+async def test_memory_store_expiry_follows_injected_clock():
+    clock = FakeClock()
+    s = MemoryStore(clock=clock)
+    await s.incr("c", 1, ttl=10)
+    clock.now += 9.9
+    assert await s.get_ints(["c"]) == [1]
+    clock.now += 0.2
+    assert await s.get_ints(["c"]) == [0]
+
+
+async def test_redis_outage_raises_store_unavailable():
+    s = RedisStore("redis://127.0.0.1:1/0", socket_timeout=0.2)
+    with pytest.raises(StoreUnavailable):
+        await s.incr("x")
+    await s.close()
