@@ -43,19 +43,24 @@ class FetchTimeout(FetchError):
 class Allow:
     hosts: frozenset[str] = frozenset()
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # exact (host, port) pairs, e.g. the gateway's own demo origin: allowing the pair
+    # rather than the host keeps other services on that host (Redis on loopback) unreachable
+    origins: frozenset[tuple[str, int]] = frozenset()
 
     @classmethod
-    def parse(cls, items: tuple[str, ...] | list[str], also_hosts: tuple[str, ...] = ()) -> Allow:
-        hosts, nets = set(h.lower() for h in also_hosts), []
+    def parse(cls, items: tuple[str, ...] | list[str], also_origins: tuple[tuple[str, int], ...] = ()) -> Allow:
+        hosts, nets = set(), []
         for item in items:
             try:
                 nets.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
                 hosts.add(item.lower().strip("[]"))
-        return cls(frozenset(hosts), tuple(nets))
+        origins = frozenset((h.lower().strip("[]"), p) for h, p in also_origins)
+        return cls(frozenset(hosts), tuple(nets), origins)
 
-    def permits_host(self, host: str) -> bool:
-        return host.lower().strip("[]") in self.hosts
+    def permits_host(self, host: str, port: int | None = None) -> bool:
+        host = host.lower().strip("[]")
+        return host in self.hosts or (port is not None and (host, port) in self.origins)
 
     def permits_ip(self, ip: str) -> bool:
         addr = ipaddress.ip_address(ip.split("%")[0])
@@ -71,7 +76,7 @@ class GuardedResolver(AbstractResolver):
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
-        if self._allow.permits_host(host):
+        if self._allow.permits_host(host, port):
             return results
         permitted = [r for r in results if self._allow.permits_ip(r["host"])]
         if not permitted:
@@ -114,7 +119,8 @@ class Fetcher:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchRefused(f"only http(s) URLs may be fetched: {url[:200]!r}")
         host = parts.hostname
-        if self._allow.permits_host(host):
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if self._allow.permits_host(host, port):
             return
         try:
             literal = ipaddress.ip_address(host)

@@ -26,6 +26,10 @@ def problem(status: int, title: str | None = None, detail: str | None = None, *,
                         headers=headers)
 
 
+def _kebab(name: str) -> str:
+    return "".join("-" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
 def from_exception(exc: BaseException) -> web.Response | None:
     """Map a domain error (anything with `status_hint`) to a problem; None if unknown."""
     status = getattr(exc, "status_hint", None)
@@ -40,6 +44,6 @@ def from_exception(exc: BaseException) -> web.Response | None:
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers = {"Retry-After": str(int(retry_after))}
-    kind = getattr(exc, "kind", None) or type(exc).__name__.lower()
-    detail = getattr(exc, "detail", None) or str(exc)
+    kind = getattr(exc, "kind", None) or _kebab(type(exc).__name__)
+    detail = str(exc) or getattr(exc, "detail", None)
     return problem(status, type(exc).__name__, detail, kind=kind, headers=headers, **extra)

@@ -47,7 +47,7 @@ def _translate(fn):
 class RedisStore:
     name = "redis"
 
-    def __init__(self, url: str, *, socket_timeout: float = 0.5, max_connections: int = 64) -> None:
+    def __init__(self, url: str, *, socket_timeout: float = 1.0, max_connections: int = 64) -> None:
         self._client = aioredis.Redis.from_url(
             url,
             socket_timeout=socket_timeout,

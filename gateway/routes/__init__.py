@@ -1,9 +1,10 @@
 """Route modules. Each exposes `setup(app)`, which adds its routes and, when it owns
 long-lived clients, its `cleanup_ctx` entries and health probes."""
 
-from gateway.routes import ops
+from gateway import services
+from gateway.routes import admin, ads, demo, ops, ssai
 
 # Order matters only for cleanup_ctx: startup runs in this order, cleanup in reverse.
-MODULES = [ops]
+MODULES = [services, ops, admin, ads, demo, ssai]
 
 __all__ = ["MODULES"]

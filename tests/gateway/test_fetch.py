@@ -54,3 +54,15 @@ async def test_name_resolving_to_loopback_is_refused(origin):
             await fetcher.get(f"http://localhost:{origin.port}/tag.xml", timeout=2)
     finally:
         await fetcher.close()
+
+
+async def test_own_origin_is_allowed_by_exact_port_only(origin):
+    fetcher = Fetcher(Allow.parse([], also_origins=(("127.0.0.1", origin.port),)))
+    await fetcher.start()
+    try:
+        result = await fetcher.get(f"http://127.0.0.1:{origin.port}/tag.xml", timeout=2)
+        assert result.status == 200
+        with pytest.raises(FetchRefused):
+            await fetcher.get(f"http://127.0.0.1:{origin.port + 1}/tag.xml", timeout=2)
+    finally:
+        await fetcher.close()

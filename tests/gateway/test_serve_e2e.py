@@ -108,16 +108,16 @@ def test_workers_share_the_port(tmp_path):
     port = free_port()
     svc = start_gateway({"ADGW_SPOOL_DIR": str(tmp_path / "spool")}, port=port, extra_args=["--workers", "2"])
     try:
-        pids = set()
         for _ in range(40):
             status, _ = get(port, "/healthz")
             assert status == 200
-        # both workers answer: their metrics endpoints report separate processes
-        for _ in range(40):
+        # both workers answer: their metrics report separate processes. start_gateway
+        # waited for the first worker only, so give the second its boot time.
+        starts: set[str] = set()
+        deadline = time.monotonic() + 20
+        while len(starts) < 2 and time.monotonic() < deadline:
             _, text = get(port, "/metrics")
-            for line in str(text).splitlines():
-                if line.startswith("process_start_time_seconds"):
-                    pids.add(line)
-        assert len(pids) == 2, pids
+            starts.update(line for line in str(text).splitlines() if line.startswith("process_start_time_seconds"))
+        assert len(starts) == 2, starts
     finally:
         assert svc.stop() == 0

@@ -1,0 +1,224 @@
+"""The counters consumer (`adgw events consume`) and the topic tail (`adgw events tail`).
+
+The consumer reads `ad-events` in a consumer group and counts each event id once within
+`dedup_window_s`: per batch it reads the marks `evseen:<event_id>` (one MGET), applies
+the counters of the unmarked events, sets their marks, then commits the offsets. A crash
+between counting and marking recounts at most that batch: caps and pacing then err on
+the side of serving less, never more.
+
+Counters written (integers in the store):
+
+    dlv:<line_item>:<event>:total        events per line item (delivery, every event type)
+    dlv:<line_item>:<event>:<yyyymmdd>   the same per UTC day (TTL 9 days)
+    pace:spend:… / pace:imps:…           via `decision.pacing.record_delivery` (spend =
+                                         `spend_for_event`: CPM price/1000 per impression)
+    cap:<cap_ref>:…                      via `decision.caps.record_impression` (needs the
+                                         catalog snapshot; `cap_ref` = event device.cap_ref)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TextIO
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from beacons import metrics
+from decision import caps, pacing
+from beacons.events import SCHEMA
+from store import Store
+
+log = logging.getLogger("adgw.beacons.consumer")
+
+DAY_TTL_S = 9 * 86400.0
+
+
+@dataclass
+class ConsumerStats:
+    read: int = 0
+    counted: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+class Counters:
+    """Applies the counters of one batch of events, exactly once per event id."""
+
+    def __init__(self, store: Store, *, dedup_window_s: float = 2 * 86400.0,
+                 catalog: Callable[[], Any] | None = None) -> None:
+        self.store = store
+        self.dedup_window_s = dedup_window_s
+        self.catalog = catalog
+
+    async def apply(self, events: list[dict[str, Any]], stats: ConsumerStats) -> None:
+        fresh: dict[str, dict[str, Any]] = {}
+        for event in events:
+            if event["event_id"] in fresh:
+                stats.duplicates += 1
+            else:
+                fresh[event["event_id"]] = event
+        if not fresh:
+            return
+        ids = list(fresh)
+        marks = await self.store.get_ints([f"evseen:{i}" for i in ids])
+        todo = [fresh[i] for i, mark in zip(ids, marks, strict=True) if not mark]
+        stats.duplicates += len(ids) - len(todo)
+        metrics.CONSUMED.labels("duplicate").inc(len(ids) - len(todo))
+        if not todo:
+            return
+        snapshot = self.catalog() if self.catalog else None
+        tz = snapshot.tz_offset_s if snapshot is not None else 0.0
+        ops: list[tuple[str, int, float | None]] = []
+        delivery: dict[tuple[str, str], list[float]] = {}  # (line item, day) -> [at, spend, imps]
+        cap_work: list[tuple[dict[str, Any], float]] = []
+        for event in todo:
+            li, name = event["line_item_id"], event["event"]
+            at = _epoch(event["received_at"])
+            day = time.strftime("%Y%m%d", time.gmtime(at))
+            ops += [(f"dlv:{li}:{name}:total", 1, None), (f"dlv:{li}:{name}:{day}", 1, DAY_TTL_S)]
+            goal = "CPM"
+            if snapshot is not None and li in snapshot.line_item_index:
+                goal = snapshot.line_item(li).goal
+            spend = pacing.spend_for_event(goal, name, int(event["price_micros"]))
+            imps = 1 if name == "impression" else 0
+            if spend or imps:
+                acc = delivery.setdefault((li, pacing.day_label(at, tz)), [at, 0, 0])
+                acc[1] += spend
+                acc[2] += imps
+            if snapshot is not None and event["device"].get("cap_ref") and name in ("impression", "error"):
+                cap_work.append((event, at))
+        await self.store.incr_many(ops)
+        # pacing counters summed per (line item, day): one call each, not one per event
+        for (li, _), (at, spend, imps) in delivery.items():
+            await pacing.record_delivery(self.store, li, at, spend_micros=int(spend), impressions=int(imps),
+                                         tz_offset_s=tz)
+        if cap_work:
+            limit = asyncio.Semaphore(16)  # stay well inside the store's connection pool
+
+            async def one(event: dict[str, Any], at: float) -> None:
+                async with limit:
+                    await self._caps(event, snapshot, at)
+
+            await asyncio.gather(*(one(e, at) for e, at in cap_work))
+        await self.store.incr_many([(f"evseen:{e['event_id']}", 1, self.dedup_window_s) for e in todo])
+        stats.counted += len(todo)
+        metrics.CONSUMED.labels("counted").inc(len(todo))
+
+    async def _caps(self, event: dict[str, Any], snapshot: Any, at: float) -> None:
+        if event["event"] == "impression":
+            await caps.record_impression(self.store, snapshot, device_key=event["device"]["cap_ref"],
+                                         line_item_id=event["line_item_id"], creative_id=event["creative_id"],
+                                         at=at, imp_id=event["imp_id"])
+        else:
+            # an error before the impression: the decision's cap reservation is released
+            await caps.release_reservation(self.store, event["imp_id"])
+
+
+def _parse(value: bytes | None) -> dict[str, Any] | None:
+    try:
+        event = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(event, dict) or event.get("schema") != SCHEMA:
+        return None
+    if not all(isinstance(event.get(k), str) for k in ("event_id", "event", "line_item_id", "received_at")):
+        return None
+    if not isinstance(event.get("device"), dict) or not isinstance(event.get("price_micros"), int):
+        return None
+    return event
+
+
+async def run_consumer(bootstrap: str, store: Store, *, topic: str = "ad-events",
+                       group_id: str = "adgw-counters", dedup_window_s: float = 2 * 86400.0,
+                       catalog: Callable[[], Any] | None = None, stop: asyncio.Event | None = None,
+                       max_records: int = 2000, from_beginning: bool = True,
+                       on_batch: Callable[[ConsumerStats], None] | None = None) -> ConsumerStats:
+    """Consume until `stop` is set (forever when None); returns the totals. Offsets are
+    committed after each batch's counters are in the store."""
+    stop = stop or asyncio.Event()
+    counters = Counters(store, dedup_window_s=dedup_window_s, catalog=catalog)
+    stats = ConsumerStats()
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest", max_poll_records=max_records,
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200, max_records=max_records)
+            if not batch:
+                continue
+            events = []
+            for records in batch.values():
+                for record in records:
+                    stats.read += 1
+                    event = _parse(record.value)
+                    if event is None:
+                        stats.malformed += 1
+                        metrics.CONSUMED.labels("malformed").inc()
+                        log.warning("skipping a malformed record at %s:%d", record.topic, record.offset)
+                    else:
+                        events.append(event)
+            await counters.apply(events, stats)
+            await consumer.commit()
+            if on_batch is not None:
+                on_batch(stats)
+    finally:
+        await consumer.stop()
+    return stats
+
+
+async def tail(bootstrap: str, *, topic: str = "ad-events", out: TextIO | None = None,
+               from_beginning: bool = False, follow: bool = True, limit: int | None = None,
+               idle_timeout_s: float = 2.0, stop: asyncio.Event | None = None) -> int:
+    """Print the topic's records, one JSON document a line, without joining a consumer
+    group. With `follow=False` it returns once no record arrived for `idle_timeout_s`.
+    Returns the number printed."""
+    out = out or sys.stdout
+    stop = stop or asyncio.Event()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    printed = 0
+    try:
+        partitions = set()
+        deadline = time.monotonic() + 10
+        while not partitions and time.monotonic() < deadline:
+            await consumer.topics()  # refreshes the metadata
+            partitions = consumer.partitions_for_topic(topic) or set()
+            if not partitions:
+                await asyncio.sleep(0.2)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        if from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            await consumer.seek_to_end(*tps)
+        idle_since = time.monotonic()
+        while not stop.is_set() and (limit is None or printed < limit):
+            batch = await consumer.getmany(timeout_ms=200)
+            if not batch:
+                if not follow and time.monotonic() - idle_since > idle_timeout_s:
+                    break
+                continue
+            idle_since = time.monotonic()
+            for records in batch.values():
+                for record in records:
+                    out.write((record.value or b"").decode("utf-8", "replace") + "\n")
+                    printed += 1
+                    if limit is not None and printed >= limit:
+                        break
+            out.flush()
+    finally:
+        await consumer.stop()
+    return printed

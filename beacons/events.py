@@ -1,0 +1,107 @@
+"""The ad event contract (`ad_event/1`, `ad_event_invalid/1`) as dicts ready for
+`orjson.dumps`, and the deterministic event id. Schemas: `beacons/schema/*.json`."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from beacons.tokens import TokenClaims
+from beacons.validate import BeaconFields
+
+SCHEMA = "ad_event/1"
+INVALID_SCHEMA = "ad_event_invalid/1"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+_NAMESPACE = uuid.UUID("6f1c2b0e-4d55-5a8e-9c3a-0b7d6a1e2f40")
+
+
+def event_id(imp_id: str, event: str, offset_key: str = "") -> str:
+    """UUIDv5 of (imp id, event, offset): the idempotency key shared by the edge dedup,
+    the topic and the counters consumer (RFC 9562 §5.5)."""
+    return str(uuid.uuid5(_NAMESPACE, f"{imp_id}\x1f{event}\x1f{offset_key}"))
+
+
+def record_id(*parts: str | bytes | None) -> str:
+    """A stable id for an invalid beacon: the same request retried gets the same id."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else (part or "").encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:32]
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def build_event(claims: TokenClaims, fields: BeaconFields, *, event_id_: str, received_ms: int,
+                ip_trunc: str | None, ua_family: str, ifa_hash: str | None, flags: list[str],
+                dedup: str, gateway: str) -> dict[str, Any]:
+    occurred_ms = fields.ts_ms if fields.ts_ms is not None else received_ms
+    return {
+        "schema": SCHEMA,
+        "event_id": event_id_,
+        "event": fields.event,
+        "imp_id": claims.imp_id,
+        "session_id": claims.session_id,
+        "pod_id": claims.pod_id,
+        "pod_pos": claims.pod_pos,
+        "campaign_id": claims.campaign_id,
+        "line_item_id": claims.line_item_id,
+        "advertiser_id": claims.advertiser_id,
+        "creative_id": claims.creative_id,
+        "price_micros": claims.price_micros,
+        "currency": claims.currency,
+        "source": claims.source,
+        "occurred_at": iso_ms(occurred_ms),
+        "received_at": iso_ms(received_ms),
+        "client_ts": fields.ts_ms is not None,
+        "error_code": fields.code if fields.event == "error" else None,
+        "offset_ms": fields.offset_ms,
+        "offset_pct": fields.offset_pct,
+        "device": {
+            "type": claims.device_type,
+            "ifa_hash": ifa_hash,
+            "cap_ref": claims.device_ref,
+            "ip_trunc": ip_trunc,
+            "ua_family": ua_family,
+        },
+        "content": {"cid": claims.cid, "channel": claims.channel, "genre": claims.genre},
+        "privacy": {"lmt": claims.lmt, "gdpr": claims.gdpr, "gdpr_consent": claims.gdpr_consent,
+                    "us_privacy": claims.us_privacy},
+        "flags": flags,
+        "dedup": dedup,
+        "kid": claims.kid,
+        "gateway": gateway,
+    }
+
+
+def build_invalid(*, record_id_: str, reason: str, detail: str, event: str | None, received_ms: int,
+                  claims: TokenClaims | None, ip_trunc: str | None, ua_family: str,
+                  gateway: str) -> dict[str, Any]:
+    """An invalid beacon: the reason and what can be said without secrets or raw PII
+    (never the token, the raw IP or the user agent string)."""
+    return {
+        "schema": INVALID_SCHEMA,
+        "record_id": record_id_,
+        "reason": reason,
+        "detail": detail[:200],
+        "event": event,
+        "received_at": iso_ms(received_ms),
+        "imp_id": claims.imp_id if claims else None,
+        "line_item_id": claims.line_item_id if claims else None,
+        "creative_id": claims.creative_id if claims else None,
+        "kid": claims.kid if claims else None,
+        "device": {"ip_trunc": ip_trunc, "ua_family": ua_family},
+        "gateway": gateway,
+    }
+
+
+def load_schema(name: str = "ad_event") -> dict[str, Any]:
+    """`ad_event` or `ad_event_invalid` (JSON Schema draft 2020-12)."""
+    return orjson.loads((SCHEMA_DIR / f"{name}.json").read_bytes())

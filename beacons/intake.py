@@ -1,0 +1,274 @@
+"""The beacon intake: verify → validate → privacy → dedup mark → durable append → answer.
+
+`BeaconIntake.accept` and `accept_batch` take `RawBeacon`s and return `Verdict`s; the
+gateway turns verdicts into HTTP answers. A verdict with status 204 is a promise: the
+event was fsynced in the spool (the forwarder takes it to Kafka) before it returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from beacons import metrics
+from beacons.dedup import Claim, ClaimState, Deduper
+from beacons.errors import BeaconError, SpoolError, TokenExpired
+from beacons.events import build_event, build_invalid, event_id, record_id
+from beacons.privacy import Network, RotatingHasher, in_networks, truncate_ip, ua_family
+from beacons.ratelimit import TokenBuckets
+from beacons.spool import KIND_EVENT, KIND_INVALID, Spool, SpoolRecord
+from beacons.tokens import TokenClaims, TokenSigner
+from beacons.validate import RawBeacon, check_shape, parse_fields, safe_label
+from beacons.vocabulary import (
+    BEFORE_START,
+    BOT_UA,
+    CLIENT_CLOCK_SKEW,
+    COMPLETE_TOO_EARLY,
+    DATACENTER_IP,
+    DEDUP_CHECKED,
+    DEDUP_TAKEOVER,
+    DEDUP_UNCHECKED,
+    LONG_AFTER_END,
+    POSITIONED_EVENTS,
+)
+from store import Store
+
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+INVALID = "invalid"
+RATE_LIMITED = "rate_limited"
+UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: int  # 204 accepted or duplicate, 400, 403, 410, 429, 503
+    outcome: str  # accepted | duplicate | invalid | rate_limited | unavailable
+    reason: str | None = None
+    detail: str | None = None
+    event_id: str | None = None
+    retry_after: float | None = None
+    flags: tuple[str, ...] = ()
+
+    @property
+    def duplicate(self) -> bool:
+        return self.outcome == DUPLICATE
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 204
+
+    def as_item(self) -> dict[str, Any]:
+        """One entry of the `POST /v1/b` answer."""
+        item: dict[str, Any] = {"status": self.status}
+        if self.duplicate:
+            item["duplicate"] = True
+        if self.reason:
+            item["reason"] = self.reason
+        if self.retry_after is not None:
+            item["retry_after"] = self.retry_after
+        return item
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeConfig:
+    ip_rate: float = 100.0  # beacons per second per client IP
+    ip_burst: float = 1000.0
+    session_rate: float = 20.0  # per ad session (token session id)
+    session_burst: float = 400.0
+    skew_s: float = 300.0
+    late_after_s: float = 3600.0  # `long_after_end` past the ad's end plus this
+    datacenter_networks: tuple[Network, ...] = ()
+    gateway_id: str = "adgw"
+
+
+@dataclass(slots=True)
+class _Item:
+    verdict: Verdict | None = None  # final (rejections)
+    record: SpoolRecord | None = None  # invalid record to append
+    event: dict[str, Any] | None = None
+    event_id: str | None = None
+    imp_id: str = ""
+    received_ms: int = 0
+    flags: tuple[str, ...] = ()
+    claim: Claim | None = None
+    leader: int | None = None  # index of an earlier copy in the same batch
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _derive_secret(signer: TokenSigner) -> bytes:
+    kid = signer.keys.signing_kid
+    return hmac.new(signer.keys.secret(kid), b"adgw-ifa-hash", hashlib.sha256).digest()
+
+
+class BeaconIntake:
+    def __init__(self, signer: TokenSigner, spool: Spool, store: Store, *,
+                 config: IntakeConfig = IntakeConfig(), deduper: Deduper | None = None,
+                 hasher: RotatingHasher | None = None, wall_clock: Callable[[], float] = time.time,
+                 mono_clock: Callable[[], float] = time.monotonic) -> None:
+        self.signer = signer
+        self.spool = spool
+        self.config = config
+        self.deduper = deduper or Deduper(store, clock=mono_clock)
+        self.hasher = hasher or RotatingHasher(_derive_secret(signer), clock=wall_clock)
+        self._wall = wall_clock
+        self.ip_limits = TokenBuckets(config.ip_rate, config.ip_burst, clock=mono_clock)
+        self.session_limits = TokenBuckets(config.session_rate, config.session_burst, clock=mono_clock)
+
+    async def accept(self, raw: RawBeacon) -> Verdict:
+        return (await self.accept_batch([raw]))[0]
+
+    async def accept_batch(self, raws: Sequence[RawBeacon]) -> list[Verdict]:
+        metrics.RECEIVED.inc(len(raws))
+        now_ms = int(self._wall() * 1000)
+        items = [self._prepare(raw, now_ms) for raw in raws]
+
+        first: dict[str, int] = {}
+        leaders: list[_Item] = []
+        for i, item in enumerate(items):
+            if item.event_id is None:
+                continue
+            if item.event_id in first:
+                item.leader = first[item.event_id]
+            else:
+                first[item.event_id] = i
+                leaders.append(item)
+        claims = await self.deduper.claim_many([item.event_id for item in leaders])  # type: ignore[misc]
+        for item, claim in zip(leaders, claims, strict=True):
+            item.claim = claim
+
+        records: list[SpoolRecord] = []
+        owned: list[Claim] = []
+        for item in leaders:
+            assert item.claim is not None and item.event is not None
+            if item.claim.owned:
+                item.event["dedup"] = {ClaimState.NEW: DEDUP_CHECKED, ClaimState.TAKEOVER: DEDUP_TAKEOVER,
+                                       ClaimState.UNCHECKED: DEDUP_UNCHECKED}[item.claim.state]
+                records.append(SpoolRecord(KIND_EVENT, item.imp_id.encode(), orjson.dumps(item.event),
+                                           item.received_ms))
+                owned.append(item.claim)
+        records.extend(item.record for item in items if item.record is not None)
+
+        failure: SpoolError | None = None
+        try:
+            await self.spool.append(records)
+        except SpoolError as exc:
+            failure = exc
+        await self.deduper.settle(owned, failure is None)
+
+        for item in leaders:
+            item.verdict = await self._verdict_for(item, failure)
+        for item in items:
+            if item.leader is not None:
+                leader = items[item.leader].verdict
+                assert leader is not None
+                item.verdict = (Verdict(204, DUPLICATE, event_id=item.event_id)
+                                if leader.ok else leader)
+        verdicts = [item.verdict for item in items]
+        for v in verdicts:
+            assert v is not None
+            if v.outcome == DUPLICATE:
+                metrics.DUPLICATE.inc()
+        return verdicts  # type: ignore[return-value]
+
+    async def _verdict_for(self, item: _Item, failure: SpoolError | None) -> Verdict:
+        claim = item.claim
+        assert claim is not None
+        if claim.state is ClaimState.DUPLICATE:
+            return Verdict(204, DUPLICATE, event_id=item.event_id)
+        if claim.state is ClaimState.IN_FLIGHT:
+            assert claim.waiter is not None
+            if await claim.waiter:
+                return Verdict(204, DUPLICATE, event_id=item.event_id)
+            metrics.UNAVAILABLE.inc()
+            return Verdict(503, UNAVAILABLE, "spool_unavailable", "event could not be made durable",
+                           event_id=item.event_id, retry_after=1.0)
+        if failure is not None:
+            metrics.UNAVAILABLE.inc()
+            return Verdict(503, UNAVAILABLE, failure.reason, failure.detail, event_id=item.event_id,
+                           retry_after=failure.retry_after)
+        assert item.event is not None
+        metrics.ACCEPTED.labels(item.event["event"]).inc()
+        if claim.state is ClaimState.UNCHECKED:
+            metrics.DEDUP_UNCHECKED.inc()
+        for flag in item.flags:
+            metrics.FLAGGED.labels(flag).inc()
+        return Verdict(204, ACCEPTED, event_id=item.event_id, flags=item.flags)
+
+    # one beacon up to the dedup claim ------------------------------------
+    def _prepare(self, raw: RawBeacon, now_ms: int) -> _Item:
+        ip_trunc = truncate_ip(raw.ip)
+        family = ua_family(raw.ua if isinstance(raw.ua, str) else None)
+        claims: TokenClaims | None = None
+        event: str | None = None
+        try:
+            event, token = check_shape(raw)
+            if raw.ip:
+                wait = self.ip_limits.take(raw.ip)
+                if wait:
+                    return self._limited("ip", wait)
+            try:
+                claims = self.signer.verify(token)
+            except TokenExpired as exc:
+                claims = exc.claims
+                raise
+            fields = parse_fields(raw, event, token)
+        except BeaconError as exc:
+            return self._reject(exc, raw, event, claims, now_ms, ip_trunc, family)
+
+        wait = self.session_limits.take(claims.session_id)
+        if wait:
+            return self._limited("session", wait)
+
+        offset_key = fields.offset_key if fields.event in POSITIONED_EVENTS else ""
+        eid = event_id(claims.imp_id, fields.event, offset_key)
+        flags = self._flags(claims, fields.event, fields.ts_ms, now_ms, raw.ip, family)
+        ifa_hash = self.hasher(claims.device_ref) if claims.device_ref and claims.consent_allows_ids else None
+        body = build_event(claims, fields, event_id_=eid, received_ms=now_ms, ip_trunc=ip_trunc,
+                           ua_family=family, ifa_hash=ifa_hash, flags=list(flags),
+                           dedup=DEDUP_CHECKED, gateway=self.config.gateway_id)
+        return _Item(event=body, event_id=eid, imp_id=claims.imp_id, received_ms=now_ms, flags=flags)
+
+    def _limited(self, scope: str, wait: float) -> _Item:
+        metrics.RATE_LIMITED.labels(scope).inc()
+        return _Item(verdict=Verdict(429, RATE_LIMITED, "rate_limited", f"too many beacons per {scope}",
+                                     retry_after=max(1.0, round(wait, 3))))
+
+    def _reject(self, exc: BeaconError, raw: RawBeacon, event: str | None, claims: TokenClaims | None,
+                now_ms: int, ip_trunc: str | None, family: str) -> _Item:
+        metrics.INVALID.labels(exc.reason).inc()
+        rid = record_id(*(v if isinstance(v, bytes | str) or v is None else str(v)
+                          for v in (raw.event, raw.token, raw.ts, raw.code, raw.off)))
+        body = build_invalid(record_id_=rid, reason=exc.reason, detail=exc.detail,
+                             event=safe_label(event if event is not None else raw.event),
+                             received_ms=now_ms, claims=claims, ip_trunc=ip_trunc, ua_family=family,
+                             gateway=self.config.gateway_id)
+        record = SpoolRecord(KIND_INVALID, rid.encode(), orjson.dumps(body), now_ms)
+        return _Item(verdict=Verdict(exc.status_hint, INVALID, exc.reason, exc.detail), record=record)
+
+    def _flags(self, claims: TokenClaims, event: str, ts_ms: int | None, now_ms: int, ip: str | None,
+               family: str) -> tuple[str, ...]:
+        flags: list[str] = []
+        skew_ms = self.config.skew_s * 1000
+        occurred = ts_ms if ts_ms is not None else now_ms
+        if claims.start_ms:
+            if occurred < claims.start_ms - skew_ms:
+                flags.append(BEFORE_START)
+            # a complete needs most of the creative to have played (VAST 4.2 §3.14.1)
+            if event == "complete" and occurred < claims.start_ms + claims.duration_ms * 0.75 - skew_ms:
+                flags.append(COMPLETE_TOO_EARLY)
+            if now_ms > claims.start_ms + claims.duration_ms + self.config.late_after_s * 1000:
+                flags.append(LONG_AFTER_END)
+        if ts_ms is not None and ts_ms > now_ms + skew_ms:
+            flags.append(CLIENT_CLOCK_SKEW)
+        if family == "bot":
+            flags.append(BOT_UA)
+        if self.config.datacenter_networks and in_networks(ip, self.config.datacenter_networks):
+            flags.append(DATACENTER_IP)
+        return tuple(flags)

@@ -1,0 +1,324 @@
+"""Durable local spool: the promise behind a `204` when Kafka is slow or away.
+
+Layout: `DIR/seg-<n>.log` segment files of records `[u32 length][u32 crc32][body]`,
+body = `[u8 kind][u64 received_ms][u16 key length][key][value]`; `DIR/checkpoint`
+(the position up to which the forwarder has broker acknowledgements, replaced
+atomically); `DIR/LOCK` (flock: one process per spool directory).
+
+Appends are group-committed: whatever accumulates while one write+fdatasync runs goes
+into the next, so `append` returns only after its bytes are on disk and a busy spool
+still does one fsync per few milliseconds. Each open starts a new segment, so older
+segments are sealed; a torn tail left by a crash fails its CRC and ends its segment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import struct
+import zlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from beacons import metrics
+from beacons.errors import SpoolError, SpoolFull, SpoolLocked
+
+log = logging.getLogger("adgw.beacons.spool")
+
+KIND_EVENT = 0
+KIND_INVALID = 1
+_HEAD = struct.Struct(">II")
+_BODY = struct.Struct(">BQH")
+_MAX_RECORD = 1 << 20
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    segment: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolRecord:
+    kind: int
+    key: bytes
+    value: bytes
+    received_ms: int = 0
+
+    def encode(self) -> bytes:
+        body = _BODY.pack(self.kind, self.received_ms, len(self.key)) + self.key + self.value
+        return _HEAD.pack(len(body), zlib.crc32(body)) + body
+
+
+def _decode(body: bytes) -> SpoolRecord:
+    kind, received_ms, klen = _BODY.unpack_from(body)
+    start = _BODY.size
+    return SpoolRecord(kind, body[start:start + klen], body[start + klen:], received_ms)
+
+
+def _seg_name(n: int) -> str:
+    return f"seg-{n:012d}.log"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Spool:
+    def __init__(self, directory: str | os.PathLike[str], *, max_bytes: int = 1 << 30,
+                 segment_bytes: int = 64 << 20, linger_s: float = 0.0) -> None:
+        self.dir = Path(directory)
+        self.max_bytes = max_bytes
+        self.segment_bytes = segment_bytes
+        self.linger_s = linger_s
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="spool")
+        self._lock_fd: int | None = None
+        self._active: int = 0
+        self._w_active = 0
+        self._w_size = 0
+        self._fd: int | None = None
+        self._sizes: dict[int, int] = {}  # durable bytes per segment
+        self._checkpoint = Position(0, 0)
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._pending_bytes = 0
+        self._wake = asyncio.Event()
+        self.data_ready = asyncio.Event()  # set whenever new durable records exist
+        self._committer: asyncio.Task[None] | None = None
+        self._closing = False
+        self.corrupt_records = 0
+        self.syncs = 0  # group commits done (one fdatasync each)
+
+    # lifecycle ------------------------------------------------------------
+    async def open(self) -> Spool:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._open_sync)
+        self._committer = asyncio.create_task(self._commit_loop(), name="spool-commit")
+        self._publish_depth()
+        if self.depth_bytes:
+            self.data_ready.set()
+        return self
+
+    def _open_sync(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SpoolLocked(f"{self.dir} is used by another process") from None
+        self._lock_fd = fd
+        try:
+            cp = orjson.loads((self.dir / "checkpoint").read_bytes())
+            self._checkpoint = Position(int(cp["segment"]), int(cp["offset"]))
+        except FileNotFoundError:
+            pass
+        for path in sorted(self.dir.glob("seg-*.log")):
+            n = int(path.stem[4:])
+            if n < self._checkpoint.segment:
+                path.unlink()
+                continue
+            self._sizes[n] = path.stat().st_size
+        self._active = max([*self._sizes, self._checkpoint.segment, 0]) + 1
+        self._open_segment(self._active)
+        self._sizes[self._active] = 0
+
+    def _open_segment(self, n: int) -> None:
+        # writer thread only; `_w_*` is its state, `_sizes`/`_active` the loop's view
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = os.open(self.dir / _seg_name(n), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._w_active, self._w_size = n, 0
+        _fsync_dir(self.dir)
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._committer is not None:
+            await self._committer
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_sync)
+        self._executor.shutdown(wait=True)
+
+    def _close_sync(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # writing --------------------------------------------------------------
+    @property
+    def depth_bytes(self) -> int:
+        """Durable bytes not yet acknowledged by the broker."""
+        cp = self._checkpoint
+        return sum(size for n, size in self._sizes.items() if n >= cp.segment) - (
+            cp.offset if cp.segment in self._sizes else 0)
+
+    async def append(self, records: Sequence[SpoolRecord]) -> None:
+        """Returns once every record is fsynced; SpoolFull past the size cap."""
+        if self._closing or self._committer is None:
+            raise SpoolError("spool is closed")
+        blob = b"".join(r.encode() for r in records)
+        if not blob:
+            return
+        if self.depth_bytes + self._pending_bytes + len(blob) > self.max_bytes:
+            raise SpoolFull(f"spool holds {self.depth_bytes} bytes (cap {self.max_bytes})")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((blob, fut))
+        self._pending_bytes += len(blob)
+        self._wake.set()
+        await asyncio.shield(fut)
+        metrics.SPOOLED.inc(len(records))
+
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._pending:
+                if self._closing:
+                    return
+                continue
+            if self.linger_s:
+                await asyncio.sleep(self.linger_s)
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
+            try:
+                seg, size = await loop.run_in_executor(self._executor, self._write_sync,
+                                                       b"".join(b for b, _ in batch))
+            except OSError as exc:
+                log.error("spool write failed: %s", exc)
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(SpoolError(f"spool write failed: {exc.strerror}"))
+                continue
+            self._sizes[seg] = size
+            self._active = seg
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_result(None)
+            self._publish_depth()
+            self.data_ready.set()
+            if self._pending:
+                self._wake.set()
+
+    def _write_sync(self, blob: bytes) -> tuple[int, int]:
+        if self._w_size and self._w_size + len(blob) > self.segment_bytes:
+            self._open_segment(self._w_active + 1)
+        assert self._fd is not None
+        view = memoryview(blob)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fdatasync(self._fd)
+        self.syncs += 1
+        self._w_size += len(blob)
+        return self._w_active, self._w_size
+
+    def _publish_depth(self) -> None:
+        metrics.SPOOL_DEPTH.set(self.depth_bytes)
+
+    # reading --------------------------------------------------------------
+    @property
+    def checkpoint(self) -> Position:
+        return self._checkpoint
+
+    @property
+    def end(self) -> Position:
+        return Position(self._active, self._sizes.get(self._active, 0))
+
+    def read(self, start: Position, max_records: int = 1000,
+             max_bytes: int = 4 << 20) -> tuple[list[SpoolRecord], Position]:
+        """Durable records from `start` (sync file reads; run it in a thread if large).
+        Returns the records and the position after the last one."""
+        out: list[SpoolRecord] = []
+        pos = start
+        budget = max_bytes
+        sizes = dict(self._sizes)  # a snapshot: the loop thread updates it
+        while len(out) < max_records and budget > 0:
+            size = sizes.get(pos.segment)
+            later = [n for n in sizes if n > pos.segment]
+            if size is None or pos.offset >= size:
+                if not later:
+                    break
+                pos = Position(min(later), 0)
+                continue
+            with open(self.dir / _seg_name(pos.segment), "rb") as fh:
+                fh.seek(pos.offset)
+                data = fh.read(min(size - pos.offset, max(budget, 64 << 10)))
+            offset = 0
+            bad = False
+            while offset < len(data) and len(out) < max_records:
+                if len(data) - offset < _HEAD.size:
+                    bad = offset == 0 and size - pos.offset < _HEAD.size
+                    break
+                length, crc = _HEAD.unpack_from(data, offset)
+                end = offset + _HEAD.size + length
+                if length > _MAX_RECORD or length < _BODY.size:
+                    bad = True
+                    break
+                if end > len(data):
+                    bad = offset == 0 and pos.offset + end > size
+                    break
+                body = data[offset + _HEAD.size:end]
+                if zlib.crc32(body) != crc:
+                    bad = True
+                    break
+                out.append(_decode(body))
+                offset = end
+            budget -= offset
+            pos = Position(pos.segment, pos.offset + offset)
+            if bad:
+                # a torn or corrupt tail (crash mid-write): the rest of this sealed
+                # segment is unreadable, move on to the next one
+                if not later:
+                    break
+                self.corrupt_records += 1
+                metrics.SPOOL_CORRUPT.inc()
+                log.warning("spool segment %d: corrupt record at %d, skipping the rest", pos.segment, pos.offset)
+                pos = Position(min(later), 0)
+            elif offset == 0:
+                break
+        return out, pos
+
+    def iter_all(self, start: Position | None = None) -> Iterator[SpoolRecord]:
+        """Every durable record from `start` (default: the checkpoint)."""
+        pos = self._checkpoint if start is None else start
+        while True:
+            records, pos = self.read(pos)
+            if not records:
+                return
+            yield from records
+
+    async def commit(self, pos: Position) -> None:
+        """Everything before `pos` is acknowledged: persist the checkpoint and drop fully
+        acknowledged segments."""
+        if pos <= self._checkpoint:
+            return
+        done = [n for n in self._sizes if n < pos.segment and n != self._active]
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._commit_sync, pos, done)
+        self._checkpoint = pos
+        for n in done:
+            self._sizes.pop(n, None)
+        self._publish_depth()
+
+    def _commit_sync(self, pos: Position, done: list[int]) -> None:
+        tmp = self.dir / "checkpoint.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(orjson.dumps({"segment": pos.segment, "offset": pos.offset}))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.dir / "checkpoint")
+        _fsync_dir(self.dir)
+        for n in done:
+            with contextlib.suppress(FileNotFoundError):
+                (self.dir / _seg_name(n)).unlink()

@@ -1,0 +1,258 @@
+"""Expected ad-request volume by hour, for pacing.
+
+The pacing controller needs "how many requests are still to come before this budget
+period ends". `TrafficForecast` answers from hourly request counts observed in the
+shared store (`pace:req:h:<hour>`), seasonal-naive style: the same hour yesterday and a
+week ago, rescaled by how the last few completed hours compare with their own
+baseline. With no history it falls back on a CTV diurnal/weekly prior scaled to the
+observed level. Hours are indexed as `floor((epoch + tz_offset_s) / 3600)`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+__all__ = ["CTV_DIURNAL", "WEEKLY", "TrafficForecast", "hour_index", "prior_weight"]
+
+# Relative CTV request volume by local hour of day (mean 1.0): a night trough around
+# 4-5 am, a daytime plateau, a prime-time peak 8-10 pm (Nielsen-style viewing curves).
+CTV_DIURNAL: tuple[float, ...] = (
+    0.55, 0.38, 0.26, 0.19, 0.16, 0.18, 0.30, 0.52, 0.72, 0.82, 0.88, 0.93,
+    0.98, 1.00, 1.02, 1.06, 1.14, 1.30, 1.55, 1.85, 2.05, 2.02, 1.65, 1.05,
+)
+# Day-of-week factors, Monday first: weekends watch more.
+WEEKLY: tuple[float, ...] = (0.94, 0.93, 0.94, 0.96, 1.02, 1.12, 1.09)
+
+HOUR = 3600.0
+
+
+def _normalised(values: tuple[float, ...]) -> tuple[float, ...]:
+    mean = sum(values) / len(values)
+    return tuple(v / mean for v in values)
+
+
+_DIURNAL_N = _normalised(CTV_DIURNAL)
+_WEEKLY_N = _normalised(WEEKLY)
+
+
+def hour_index(now: float, tz_offset_s: float = 0.0) -> int:
+    return math.floor((now + tz_offset_s) / HOUR)
+
+
+def prior_weight(hour: int) -> float:
+    """Prior relative volume of hour index `hour` (hour of day x day of week)."""
+    day = hour // 24
+    return _DIURNAL_N[hour % 24] * _WEEKLY_N[(day + 3) % 7]  # epoch day 0 was a Thursday
+
+
+class TrafficForecast:
+    """Hourly request-volume model. `observe(hour, count)` feeds completed hours;
+    `expected(hour)` predicts one; `remaining(...)` integrates over a span.
+
+    `prior` maps an hour index to a relative weight (default: `prior_weight`)."""
+
+    def __init__(self, prior: Callable[[int], float] = prior_weight, *, recent_hours: int = 3,
+                 history_hours: int = 24 * 8) -> None:
+        self._prior = prior
+        self._counts: dict[int, float] = {}
+        self._recent_hours = recent_hours
+        self._history_hours = history_hours
+        self._level_hint: float | None = None  # requests/hour at prior weight 1, from live rate
+        self._scale_cache: tuple[int, float] | None = None
+        self._expected_cache: dict[int, float] = {}
+        self.version = 0  # bumped on every change (horizons cache on it)
+
+    # learning -------------------------------------------------------------
+    def observe(self, hour: int, count: float) -> None:
+        """A completed hour's request count (idempotent: the latest value wins)."""
+        self._counts[hour] = float(count)
+        self.version += 1
+        self._scale_cache = None
+        self._expected_cache.clear()
+        if len(self._counts) > self._history_hours + 48:
+            newest = max(self._counts)
+            for h in [h for h in self._counts if h < newest - self._history_hours]:
+                del self._counts[h]
+
+    def observe_many(self, counts: Mapping[int, float]) -> None:
+        for hour in sorted(counts):
+            self.observe(hour, counts[hour])
+
+    def hint_rate(self, hour: int, requests_per_hour: float) -> None:
+        """The live request rate when no completed hour is known yet (cold start)."""
+        weight = self._prior(hour)
+        if weight > 0 and requests_per_hour > 0:
+            level = requests_per_hour / weight
+            if self._level_hint is not None and abs(level / self._level_hint - 1.0) < 0.02:
+                return
+            self._level_hint = level
+            self.version += 1
+            self._scale_cache = None
+            self._expected_cache.clear()
+
+    @property
+    def observed_hours(self) -> int:
+        return len(self._counts)
+
+    # prediction -------------------------------------------------------------
+    def _baseline(self, hour: int) -> float | None:
+        """Seasonal-naive estimate from the same hour a day and a week earlier."""
+        day = self._counts.get(hour - 24)
+        week = self._counts.get(hour - 168)
+        if day is not None:
+            # yesterday may be a different kind of day (Sunday before Monday): correct
+            # with the prior's weekday ratio.
+            p_day = self._prior(hour - 24)
+            day = day * (self._prior(hour) / p_day) if p_day > 0 else day
+        if day is not None and week is not None:
+            return 0.5 * day + 0.5 * week
+        if day is not None:
+            return day
+        if week is not None:
+            return week
+        level = self._level()
+        return None if level is None else level * self._prior(hour)
+
+    def _level(self) -> float | None:
+        """Requests per hour at prior weight 1, from the most recent observed hours."""
+        if self._counts:
+            newest = max(self._counts)
+            ratios = []
+            for h in range(newest, newest - 24, -1):
+                c = self._counts.get(h)
+                w = self._prior(h)
+                if c is not None and w > 0:
+                    ratios.append(c / w)
+                if len(ratios) >= self._recent_hours:
+                    break
+            if ratios:
+                ratios.sort()
+                return ratios[len(ratios) // 2]
+        return self._level_hint
+
+    def _scale(self) -> float:
+        """How the last completed hours ran against their baseline (median, clipped): a
+        lasting level shift moves the forecast; a one-hour spike does not."""
+        if not self._counts:
+            return 1.0
+        newest = max(self._counts)
+        if self._scale_cache is not None and self._scale_cache[0] == newest:
+            return self._scale_cache[1]
+        ratios = []
+        for h in range(newest, newest - self._recent_hours, -1):
+            c = self._counts.get(h)
+            if c is None:
+                continue
+            day, week = self._counts.get(h - 24), self._counts.get(h - 168)
+            if day is None and week is None:
+                continue  # cold start: the level already comes from these hours
+            base = self._baseline(h)
+            if base and base > 0:
+                ratios.append(c / base)
+        scale = 1.0
+        if ratios:
+            ratios.sort()
+            scale = min(2.0, max(0.5, ratios[len(ratios) // 2]))
+        self._scale_cache = (newest, scale)
+        return scale
+
+    def expected(self, hour: int) -> float:
+        """Expected requests in hour index `hour` (0.0 when nothing is known yet)."""
+        cached = self._expected_cache.get(hour)
+        if cached is not None:
+            return cached
+        base = self._baseline(hour)
+        value = 0.0 if base is None else max(0.0, base * self._scale())
+        if len(self._expected_cache) > 4096:
+            self._expected_cache.clear()
+        self._expected_cache[hour] = value
+        return value
+
+    def remaining(self, now: float, end: float, *, tz_offset_s: float = 0.0,
+                  weight: Callable[[float], float] | None = None,
+                  max_hours: int = 24 * 62) -> float:
+        """Expected requests in [now, end), optionally weighted by `weight(t)` evaluated
+        at each hour's midpoint (frontloaded pacing). Spans past `max_hours` are
+        extrapolated from the last day."""
+        if end <= now:
+            return 0.0
+        local_now, local_end = now + tz_offset_s, end + tz_offset_s
+        first = math.floor(local_now / HOUR)
+        last = math.ceil(local_end / HOUR)
+        total = 0.0
+        for h in range(first, min(last, first + max_hours)):
+            lo = max(local_now, h * HOUR)
+            hi = min(local_end, (h + 1) * HOUR)
+            if hi <= lo:
+                continue
+            part = self.expected(h) * (hi - lo) / HOUR
+            if weight is not None:
+                part *= weight((lo + hi) / 2 - tz_offset_s)
+            total += part
+        if last > first + max_hours:
+            day_total = sum(self.expected(h) for h in range(first + max_hours - 24, first + max_hours))
+            total += day_total * (last - first - max_hours) / 24
+        return total
+
+
+class ForecastHorizon:
+    """The forecast from hour `h0` on, as prefix sums: `remaining(...)` is O(1) per call,
+    so a refresh can plan hundreds of line items with flights months long. Built once
+    per hour (the forecast only changes when an hour completes).
+
+    `mask` is an hour-of-week activity pattern (168 booleans, Monday 00:00 first, local
+    time) for dayparted line items; `ramp` = (a, b) weights each instant by
+    a + b x (seconds since the horizon start), the frontloaded plan."""
+
+    def __init__(self, forecast: TrafficForecast, h0: int, *, tz_offset_s: float = 0.0,
+                 hours: int = 24 * 62) -> None:
+        import numpy as np
+
+        self._np = np
+        self.h0 = h0
+        self.hours = hours
+        self.tz_offset_s = tz_offset_s
+        self.t0 = h0 * HOUR - tz_offset_s  # epoch start of hour h0
+        self.lam = np.array([forecast.expected(h) for h in range(h0, h0 + hours)], dtype=np.float64)
+        self.t_mid = (np.arange(hours, dtype=np.float64) + 0.5) * HOUR  # relative to t0
+        idx = np.arange(h0, h0 + hours)
+        self.how = ((idx // 24 + 3) % 7) * 24 + idx % 24  # hour of week, Monday first
+        self._sums: dict[tuple[bool, ...] | None, tuple] = {}
+
+    def _prefix(self, mask: tuple[bool, ...] | None) -> tuple:
+        cached = self._sums.get(mask)
+        if cached is None:
+            np = self._np
+            v0 = self.lam if mask is None else self.lam * np.asarray(mask, dtype=np.float64)[self.how]
+            v1 = v0 * self.t_mid
+            c0 = np.concatenate(([0.0], np.cumsum(v0)))
+            c1 = np.concatenate(([0.0], np.cumsum(v1)))
+            week = v0[-168:] if self.hours >= 168 else v0
+            cached = (v0, v1, c0, c1, float(week.mean()) if len(week) else 0.0)
+            self._sums[mask] = cached
+        return cached
+
+    def _at(self, x: float, v0, v1, c0, c1) -> tuple[float, float]:
+        i = int(x)
+        if i >= self.hours:
+            return float(c0[-1]), float(c1[-1])
+        f = x - i
+        return float(c0[i] + f * v0[i]), float(c1[i] + f * v1[i])
+
+    def remaining(self, now: float, end: float, *, mask: tuple[bool, ...] | None = None,
+                  ramp: tuple[float, float] | None = None) -> float:
+        if end <= now:
+            return 0.0
+        v0, v1, c0, c1, per_hour = self._prefix(mask)
+        x0 = max(0.0, (now - self.t0) / HOUR)
+        x1 = max(x0, (end - self.t0) / HOUR)
+        a0, a1 = self._at(x0, v0, v1, c0, c1)
+        b0, b1 = self._at(min(x1, self.hours), v0, v1, c0, c1)
+        a, b = ramp if ramp is not None else (1.0, 0.0)
+        total = a * (b0 - a0) + b * (b1 - a1)
+        if x1 > self.hours:  # past the horizon: the last week's mean, ramp at the midpoint
+            extra_hours = x1 - max(x0, self.hours)
+            mid = (max(x0, self.hours) + x1) / 2 * HOUR
+            total += per_hour * extra_hours * max(0.0, a + b * mid)
+        return max(0.0, total)

@@ -1,0 +1,475 @@
+"""Budget pacing: a participation rate per line item, recomputed from shared counters.
+
+Every gateway instance runs one `PacingController` (it implements `PacingGate`). The
+engine drops a candidate with probability `1 - participation(line_item, now)`.
+`refresh(now)` — called every few seconds by the gateway, or by the simulator on its
+virtual clock — reads the shared counters and recomputes every rate:
+
+    p = remaining goal / (value per request at full participation x expected remaining requests)
+
+`value per request` is learned from the counters themselves (goal units delivered per
+request offered at participation p, smoothed over `smoothing_s`); `expected remaining
+requests` comes from `decision.forecast.TrafficForecast` fed by the shared hourly
+request counters. Because every input is a shared counter, instances refreshing at the
+same time compute the same rate, and because the rate is proportional to the remaining
+goal it re-plans continuously: behind plan it speeds up, ahead it slows down, and a
+traffic step or spike changes spend in proportion to the traffic while the rate stays
+put. Modes: `even` (spend follows traffic), `frontloaded` (weights the plan by a
+decreasing ramp, 1 + f at the period start to 1 - f at its end), `asap` (p = 1).
+
+No instance may overspend by acting alone: the rate is also capped so that the spend
+expected before the next refresh, across all instances at the current global request
+rate, is at most `1/safety` of what remains (the per-refresh allowance); a goal that is
+met drops the rate to 0 at the next refresh. Instances that report their own decisions
+(`note_served`) additionally stop locally once they used their share of the allowance.
+
+Counter keys (integers in the store; days in the controller's time zone, UTC default):
+
+    pace:spend:<line_item>:<yyyymmdd>   spend in currency micros that day
+    pace:spend:<line_item>:total        spend in micros over the line item's life
+    pace:imps:<line_item>:<yyyymmdd>    impressions that day (impression goals)
+    pace:imps:<line_item>:total         impressions over the line item's life
+    pace:req:total                      ad requests seen by all instances
+    pace:req:h:<yyyymmddhh>             ad requests in that hour (forecast history)
+    pace:offer:<line_item>:total        requests offered to the line item x participation,
+                                        in thousandths (the shared exposure estimate)
+
+`record_delivery` is the one function that writes the delivery counters; the beacon
+consumer and the simulator both call it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+
+from decision.forecast import HOUR, ForecastHorizon, TrafficForecast, hour_index
+
+__all__ = [
+    "MODES", "PacingSpec", "PacingController", "record_delivery", "delivery_keys",
+    "day_label", "hour_label", "spend_for_event", "REQ_TOTAL_KEY",
+]
+
+log = logging.getLogger(__name__)
+
+MODES = ("even", "frontloaded", "asap")
+UNITS = ("spend", "impressions")
+DAY = 86400.0
+DAY_KEY_TTL = 3 * DAY
+HOUR_KEY_TTL = 9 * DAY
+REQ_TOTAL_KEY = "pace:req:total"
+
+PARTICIPATION = Gauge("adgw_pacing_participation", "Pacing participation rate (0..1)", ["line_item"])
+DELIVERED = Gauge("adgw_pacing_delivered", "Goal units delivered (micros or impressions)", ["line_item", "period"])
+GOAL = Gauge("adgw_pacing_goal", "Goal units for the period (micros or impressions)", ["line_item", "period"])
+FORECAST = Gauge("adgw_pacing_forecast_remaining_requests", "Expected requests until the period ends", ["line_item"])
+LAST_REFRESH = Gauge("adgw_pacing_last_refresh_timestamp_seconds", "Clock time of the last successful refresh")
+REFRESH_ERRORS = Counter("adgw_pacing_refresh_errors", "Pacing refreshes that failed to read the store")
+
+
+def day_label(now: float, tz_offset_s: float = 0.0) -> str:
+    return datetime.fromtimestamp(now + tz_offset_s, UTC).strftime("%Y%m%d")
+
+
+def hour_label(hour: int) -> str:
+    return datetime.fromtimestamp(hour * HOUR, UTC).strftime("%Y%m%d%H")
+
+
+def delivery_keys(line_item_id: str, now: float, tz_offset_s: float = 0.0) -> tuple[str, str, str, str]:
+    """(spend day, spend total, impressions day, impressions total) keys."""
+    day = day_label(now, tz_offset_s)
+    return (f"pace:spend:{line_item_id}:{day}", f"pace:spend:{line_item_id}:total",
+            f"pace:imps:{line_item_id}:{day}", f"pace:imps:{line_item_id}:total")
+
+
+async def record_delivery(store: Any, line_item_id: str, now: float, *, spend_micros: int = 0,
+                          impressions: int = 0, tz_offset_s: float = 0.0) -> None:
+    """Add delivered spend and impressions to the pacing counters (one round trip)."""
+    spend_day, spend_total, imps_day, imps_total = delivery_keys(line_item_id, now, tz_offset_s)
+    ops: list[tuple[str, int, float | None]] = []
+    if spend_micros:
+        ops += [(spend_day, int(spend_micros), DAY_KEY_TTL), (spend_total, int(spend_micros), None)]
+    if impressions:
+        ops += [(imps_day, int(impressions), DAY_KEY_TTL), (imps_total, int(impressions), None)]
+    if ops:
+        await store.incr_many(ops)
+
+
+def spend_for_event(goal_type: str, event: str, price_micros: int) -> int:
+    """Micros of spend an accepted event charges: CPM line items pay `price_micros`/1000 on
+    the impression; CPCV line items pay `price_micros` (the price per completed view) on
+    `complete`. Everything else charges nothing."""
+    goal = goal_type.upper()
+    if goal == "CPCV":
+        return int(price_micros) if event == "complete" else 0
+    return round(price_micros / 1000) if event == "impression" else 0
+
+
+@dataclass(frozen=True, slots=True)
+class PacingSpec:
+    """What the controller needs to know about one line item.
+
+    `unit` is `spend` (goals in currency micros) or `impressions` (guaranteed line items
+    with an impression goal). `start`/`end` bound the flight (epoch seconds, None = open).
+    `max_unit_per_request` bounds the goal units one request can deliver (e.g. CPM/1000
+    times the pod size); it caps the first refreshes before any delivery is observed."""
+
+    line_item_id: str
+    mode: str = "even"
+    unit: str = "spend"
+    daily_goal: int | None = None
+    lifetime_goal: int | None = None
+    start: float | None = None
+    end: float | None = None
+    max_unit_per_request: float | None = None
+    dayparts: tuple[tuple[tuple[int, ...], int, int], ...] = ()  # (days 0=Mon, start_hour, end_hour)
+    # hour-of-week activity (168 booleans, Monday 00:00 first); None without dayparts
+    mask: tuple[bool, ...] | None = field(default=None, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"pacing mode must be one of {MODES}, got {self.mode!r}")
+        if self.unit not in UNITS:
+            raise ValueError(f"pacing unit must be one of {UNITS}, got {self.unit!r}")
+        if self.dayparts:
+            object.__setattr__(self, "mask", tuple(
+                any(dow in days and start <= hod < end for days, start, end in self.dayparts)
+                for dow in range(7) for hod in range(24)))
+
+    @property
+    def budgeted(self) -> bool:
+        return self.daily_goal is not None or self.lifetime_goal is not None
+
+    def active(self, t: float, tz_offset_s: float) -> bool:
+        """Whether `t` falls inside one of the dayparts (always, when there are none)."""
+        if self.mask is None:
+            return True
+        hour = math.floor((t + tz_offset_s) / HOUR)
+        return self.mask[((hour // 24 + 3) % 7) * 24 + hour % 24]  # epoch day 0 was a Thursday
+
+    @classmethod
+    def from_line_item(cls, li: Any) -> PacingSpec:
+        """From a `decision.catalog.LineItem`: spend goals in micros; CPCV line items pay
+        `rate_micros` per completed view, CPM ones at most `rate_micros`/1000 an impression."""
+        goal = str(getattr(li, "goal", "CPM")).upper()
+        rate = float(getattr(li, "rate_micros", 0) or 0)
+        per_request = rate if goal == "CPCV" else rate / 1000.0
+        mode = str(getattr(li, "pacing", "even") or "even").lower()
+        daily = getattr(li, "daily_budget_micros", None)
+        lifetime = getattr(li, "lifetime_budget_micros", None)
+        unit = "spend"
+        imp_daily = getattr(li, "daily_impressions", None)
+        imp_life = getattr(li, "lifetime_impressions", None)
+        if daily is None and lifetime is None and (imp_daily is not None or imp_life is not None):
+            unit, daily, lifetime, per_request = "impressions", imp_daily, imp_life, 1.0
+        return cls(
+            line_item_id=li.id, mode=mode if mode in MODES else "even", unit=unit,
+            daily_goal=None if daily is None else int(daily),
+            lifetime_goal=None if lifetime is None else int(lifetime),
+            start=getattr(li, "start", None), end=getattr(li, "end", None),
+            max_unit_per_request=per_request or None,
+            dayparts=tuple((tuple(d.days), int(d.start_hour), int(d.end_hour))
+                           for d in getattr(li, "dayparts", ()) or ()),
+        )
+
+
+@dataclass(slots=True)
+class _Period:
+    name: str  # day | lifetime
+    goal: int
+    delivered: int = 0
+    start: float | None = None
+    end: float | None = None
+    forecast: float | None = None  # weighted expected requests until `end`
+    rate: float = 1.0
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class _State:
+    spec: PacingSpec
+    rate: float = 1.0
+    reason: str = "warmup"
+    total_seen: int | None = None  # last read of the lifetime counter (for deltas)
+    offer_seen: int | None = None  # last read of the shared offer counter
+    acc_units: float = 0.0  # smoothed units delivered
+    acc_exposure: float = 0.0  # smoothed requests offered x participation
+    allowance: float = math.inf  # local units this instance may still serve before refresh
+    local_served: float = 0.0
+    periods: list[_Period] = field(default_factory=list)
+
+
+class PacingController:
+    """A `PacingGate` fed by shared counters; see the module docstring.
+
+    `clock` returns epoch seconds (a virtual clock in the simulator). `tz_offset_s`
+    places the day boundary of daily budgets. `refresh_interval_s` is how often the
+    caller promises to call `refresh` (it sizes the per-refresh allowance)."""
+
+    def __init__(self, store: Any, *, clock: Callable[[], float] = time.time,
+                 specs: Iterable[PacingSpec] = (), refresh_interval_s: float = 5.0,
+                 tz_offset_s: float = 0.0, forecast: TrafficForecast | None = None,
+                 smoothing_s: float = 900.0, frontload: float = 0.5, safety: float = 2.0,
+                 prior_exposure: float = 20.0, max_stale_s: float = 60.0,
+                 metrics: bool = True) -> None:
+        self._store = store
+        self._clock = clock
+        self.refresh_interval_s = refresh_interval_s
+        self.tz_offset_s = tz_offset_s
+        self.forecast = forecast or TrafficForecast()
+        self.smoothing_s = smoothing_s
+        self.frontload = frontload
+        self.safety = safety
+        self.prior_exposure = prior_exposure
+        self.max_stale_s = max_stale_s
+        self._metrics = metrics
+        self._states: dict[str, _State] = {}
+        self._rates: dict[str, float] = {}
+        self._pending_requests = 0
+        self._req_total: int | None = None
+        self._last_refresh: float | None = None
+        self._last_ok: float | None = None
+        self._req_rate = 0.0  # global requests per second, smoothed
+        self._last_hour: int | None = None
+        self._local_share = 1.0
+        self._horizon_cache: tuple[tuple[int, int], ForecastHorizon] | None = None
+        self.set_specs(specs)
+
+    # configuration -----------------------------------------------------------
+    def set_specs(self, specs: Iterable[PacingSpec]) -> None:
+        """Replace the paced line items (on catalog swap); learned state is kept by id."""
+        states: dict[str, _State] = {}
+        for spec in specs:
+            if not spec.budgeted:
+                continue
+            old = self._states.get(spec.line_item_id)
+            if old is not None:
+                old.spec = spec
+                states[spec.line_item_id] = old
+            else:
+                states[spec.line_item_id] = _State(spec=spec)
+        self._states = states
+        self._rates = {li: st.rate for li, st in states.items()}
+
+    def set_line_items(self, line_items: Iterable[Any]) -> None:
+        self.set_specs(PacingSpec.from_line_item(li) for li in line_items)
+
+    def set_catalog(self, snapshot: Any) -> None:
+        """Pace the line items of a `CatalogSnapshot`; days follow its time zone."""
+        self.tz_offset_s = float(getattr(snapshot, "tz_offset_s", 0.0) or 0.0)
+        self.set_line_items(snapshot.line_items)
+
+    # hot path -------------------------------------------------------------------
+    def participation(self, line_item_id: str, now: float) -> float:
+        return self._rates.get(line_item_id, 1.0)
+
+    def note_request(self, n: int = 1) -> None:
+        """Count ad requests served by this instance (flushed to the store on refresh)."""
+        self._pending_requests += n
+
+    def note_served(self, line_item_id: str, spend_micros: float, impressions: int = 1) -> None:
+        """This instance just served an ad of the line item (its spend in micros); past
+        its share of the per-refresh allowance it stops until the next refresh."""
+        st = self._states.get(line_item_id)
+        if st is None:
+            return
+        st.local_served += spend_micros if st.spec.unit == "spend" else impressions
+        if st.local_served >= st.allowance:
+            self._rates[line_item_id] = 0.0
+
+    # refresh ----------------------------------------------------------------------
+    async def refresh(self, now: float | None = None) -> None:
+        """Flush this instance's request and offer counts, read the shared counters,
+        recompute every rate. Two round trips (three when an hour just completed)."""
+        now = self._clock() if now is None else now
+        pending, self._pending_requests = self._pending_requests, 0
+        hour = hour_index(now, self.tz_offset_s)
+        # what this instance offered each line item since the last refresh, in
+        # milli-requests: participation x requests, inside the line item's dayparts
+        ops: list[tuple[str, int, float | None]] = [
+            (REQ_TOTAL_KEY, pending, None), (f"pace:req:h:{hour_label(hour)}", pending, HOUR_KEY_TTL)]
+        keys: list[str] = []
+        day = day_label(now, self.tz_offset_s)
+        for li, st in self._states.items():
+            offered = st.rate * pending if pending and st.spec.active(now, self.tz_offset_s) else 0.0
+            ops.append((f"pace:offer:{li}:total", round(offered * 1000), None))
+            kind = "spend" if st.spec.unit == "spend" else "imps"
+            keys += [f"pace:{kind}:{li}:{day}", f"pace:{kind}:{li}:total"]
+        try:
+            totals = await self._store.incr_many(ops)
+            values = await self._store.get_ints(keys) if keys else []
+            if self._last_hour != hour:
+                await self._learn_hours(hour)
+        except Exception as exc:  # store errors: hold the last rates, then fail closed
+            self._pending_requests += pending
+            if self._metrics:
+                REFRESH_ERRORS.inc()
+            log.warning("pacing refresh failed: %s", exc)
+            if self._last_ok is not None and now - self._last_ok > self.max_stale_s:
+                for li, st in self._states.items():
+                    st.rate, st.reason = 0.0, "stale"
+                    self._rates[li] = 0.0
+            return
+        req_total = totals[0]
+        dt = 0.0 if self._last_refresh is None else max(0.0, now - self._last_refresh)
+        new_requests = 0 if self._req_total is None else max(0, req_total - self._req_total)
+        self._req_total = req_total
+        if dt > 0:
+            inst = new_requests / dt
+            w = 1.0 - math.exp(-dt / 60.0)
+            self._req_rate = inst if self._req_rate == 0.0 else self._req_rate + w * (inst - self._req_rate)
+        self._local_share = (pending / new_requests) if new_requests >= pending > 0 else 1.0
+        if self.forecast.observed_hours == 0 and self._req_rate > 0:
+            self.forecast.hint_rate(hour, self._req_rate * HOUR)
+        decay = math.exp(-dt / self.smoothing_s) if dt > 0 else 1.0
+        for i, (li, st) in enumerate(self._states.items()):
+            self._update(st, now, values[2 * i], values[2 * i + 1], totals[2 + i], decay)
+            self._rates[li] = st.rate
+        self._last_refresh = now
+        self._last_ok = now
+        if self._metrics:
+            self._export(now)
+
+    async def _learn_hours(self, hour: int) -> None:
+        """Feed completed hours to the forecast: the last 8 days on the first refresh,
+        then each hour as it completes."""
+        if self._last_hour is None:
+            hours = list(range(hour - self.forecast_history_hours, hour))
+        else:
+            hours = list(range(max(self._last_hour, hour - self.forecast_history_hours), hour))
+        self._last_hour = hour
+        if not hours:
+            return
+        counts = await self._store.get_ints([f"pace:req:h:{hour_label(h)}" for h in hours])
+        self.forecast.observe_many({h: c for h, c in zip(hours, counts, strict=True) if c > 0})
+
+    forecast_history_hours = 24 * 8
+
+    def _update(self, st: _State, now: float, day_value: int, total_value: int,
+                offer_total: int, decay: float) -> None:
+        spec = st.spec
+        delivered = 0 if st.total_seen is None else max(0, total_value - st.total_seen)
+        offered = 0 if st.offer_seen is None else max(0, offer_total - st.offer_seen) / 1000.0
+        st.total_seen, st.offer_seen = total_value, offer_total
+        st.acc_units = st.acc_units * decay + delivered
+        st.acc_exposure = st.acc_exposure * decay + offered
+        # units per request offered at full participation; before much is observed the
+        # estimate leans on the line item's upper bound (conservative: it under-plans
+        # the rate, never over-plans it)
+        value = None
+        upper = spec.max_unit_per_request
+        if upper:
+            value = (st.acc_units + upper * self.prior_exposure) / (st.acc_exposure + self.prior_exposure)
+        elif st.acc_exposure >= self.prior_exposure and st.acc_units > 0:
+            value = st.acc_units / st.acc_exposure
+        st.periods = []
+        st.local_served = 0.0
+        if (spec.start is not None and now < spec.start) or (spec.end is not None and now >= spec.end):
+            st.rate, st.reason, st.allowance = 0.0, "out_of_flight", 0.0
+            return
+        rate, reason, remaining_min = 1.0, "asap" if spec.mode == "asap" else "plan", math.inf
+        if spec.daily_goal is not None:
+            day_start = math.floor((now + self.tz_offset_s) / DAY) * DAY - self.tz_offset_s
+            start = day_start if spec.start is None else max(day_start, spec.start)
+            end = day_start + DAY if spec.end is None else min(day_start + DAY, spec.end)
+            st.periods.append(_Period("day", spec.daily_goal, day_value, start, end))
+        if spec.lifetime_goal is not None:
+            st.periods.append(_Period("lifetime", spec.lifetime_goal, total_value, spec.start, spec.end))
+        for period in st.periods:
+            remaining = period.goal - period.delivered
+            remaining_min = min(remaining_min, remaining)
+            period.rate, period.reason = self._plan(spec, period, now, remaining, value)
+            if period.rate < rate:
+                rate, reason = period.rate, period.reason
+        if remaining_min <= 0:
+            st.rate, st.reason, st.allowance = 0.0, "goal_met", 0.0
+            return
+        # Per-refresh allowance: what all instances may deliver before the next refresh.
+        per_request = value if value is not None else spec.max_unit_per_request
+        if per_request:
+            expected_full = per_request * self._req_rate * self.refresh_interval_s
+            cap = remaining_min / (self.safety * expected_full) if expected_full > 0 else 1.0
+            if cap < rate:
+                rate, reason = cap, "allowance"
+        st.allowance = remaining_min / self.safety * self._local_share
+        st.rate = min(1.0, max(0.0, rate))
+        st.reason = reason if value is not None or reason in ("allowance", "asap") else "warmup"
+
+    def _plan(self, spec: PacingSpec, period: _Period, now: float, remaining: int,
+              value: float | None) -> tuple[float, str]:
+        if remaining <= 0:
+            return 0.0, "goal_met"
+        if spec.mode == "asap":
+            return 1.0, "asap"
+        if period.end is None:
+            return 1.0, "open_ended"
+        horizon = self._horizon(now)
+        ramp = None
+        now_weight = 1.0
+        if spec.mode == "frontloaded" and period.start is not None:
+            # weight(t) = 1 + f (1 - 2 (t - start) / length), as a + b (t - horizon.t0)
+            length, f = max(1.0, period.end - period.start), self.frontload
+            b = -2.0 * f / length
+            a = 1.0 + f + 2.0 * f * (period.start - horizon.t0) / length
+            ramp = (a, b)
+            now_weight = max(0.0, a + b * (now - horizon.t0))
+        expected = horizon.remaining(now, period.end, mask=spec.mask, ramp=ramp)
+        period.forecast = expected
+        if value is None or expected <= 0:
+            return 1.0, "warmup"
+        return remaining * now_weight / (value * expected), "plan"
+
+    def _horizon(self, now: float) -> ForecastHorizon:
+        hour = hour_index(now, self.tz_offset_s)
+        key = (hour, self.forecast.version)
+        if self._horizon_cache is None or self._horizon_cache[0] != key:
+            self._horizon_cache = (key, ForecastHorizon(self.forecast, hour, tz_offset_s=self.tz_offset_s))
+        return self._horizon_cache[1]
+
+    # introspection ------------------------------------------------------------------
+    def describe(self, line_item_id: str) -> dict[str, Any]:
+        """The pacing state of one line item, for the decision trace."""
+        st = self._states.get(line_item_id)
+        if st is None:
+            return {"line_item_id": line_item_id, "paced": False, "participation": 1.0}
+        value = st.acc_units / st.acc_exposure if st.acc_exposure > 0 else None
+        return {
+            "line_item_id": line_item_id,
+            "paced": True,
+            "mode": st.spec.mode,
+            "unit": st.spec.unit,
+            "participation": self._rates.get(line_item_id, st.rate),
+            "planned_rate": st.rate,
+            "reason": st.reason,
+            "units_per_request": value,
+            "request_rate": self._req_rate,
+            "allowance": None if math.isinf(st.allowance) else st.allowance,
+            "local_served": st.local_served,
+            "refreshed_at": self._last_refresh,
+            "periods": [
+                {"period": p.name, "goal": p.goal, "delivered": p.delivered,
+                 "remaining": p.goal - p.delivered, "start": p.start, "end": p.end,
+                 "forecast_requests": p.forecast, "rate": p.rate, "reason": p.reason}
+                for p in st.periods
+            ],
+        }
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        return {li: self.describe(li) for li in self._states}
+
+    def _export(self, now: float) -> None:
+        LAST_REFRESH.set(now)
+        for li, st in self._states.items():
+            PARTICIPATION.labels(li).set(st.rate)
+            for p in st.periods:
+                DELIVERED.labels(li, p.name).set(p.delivered)
+                GOAL.labels(li, p.name).set(p.goal)
+                if p.forecast is not None:
+                    FORECAST.labels(li).set(p.forecast)

@@ -1,0 +1,331 @@
+"""Report of a simulation run: per line item and totals, ideal curves, plots, A/B tables.
+
+The ideal curve of a budget period (a local day for daily budgets, the flight for
+lifetime ones) spreads the goal over the period's hours in proportion to the requests
+of each hour inside the line item's dayparts (realised requests for simulated hours,
+the world's expectation for the rest), weighted by the frontloaded ramp for
+`frontloaded` items (the same 1 + f .. 1 - f ramp as the controller). `asap` items are
+compared with the traffic-proportional curve too, for information: their point is to
+run ahead of it. `budget_micros` in the report is the ideal spend over the simulated
+span (the daily budget for a run of one whole day), so `delivery_ratio` reads the same
+on runs shorter than a budget period.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from decision.forecast import HOUR
+from decision.pacing import DAY, PacingSpec
+
+__all__ = ["build_report", "ab_table", "write_plots", "ideal_curve"]
+
+MIN_IDEAL_SHARE = 0.01  # deviation is not measured before the ideal reaches 1% of the budget
+
+
+def _hour_weight(spec: PacingSpec, t: float, tz: float, volume: float, frontload: float,
+                 p_start: float, p_end: float) -> float:
+    mid = t + HOUR / 2
+    if not p_start <= mid < p_end or not spec.active(mid, tz):
+        return 0.0
+    if spec.mode == "frontloaded":
+        frac = (mid - p_start) / max(1.0, p_end - p_start)
+        return volume * (1.0 + frontload * (1.0 - 2.0 * frac))
+    return volume
+
+
+def ideal_curve(spec: PacingSpec, start: float, hours: int, requests: np.ndarray, expected: Any,
+                tz: float, frontload: float) -> np.ndarray | None:
+    """Cumulative ideal spend at the end of each simulated hour (None: no budget)."""
+    curves = []
+    sim_end = start + hours * HOUR
+
+    def volume(t: float) -> float:
+        if start <= t < sim_end:
+            return float(requests[int((t - start) // HOUR)])
+        return float(expected(t))
+
+    periods: list[tuple[int, float, float]] = []
+    if spec.daily_goal is not None:
+        d0 = math.floor((start + tz) / DAY)
+        d1 = math.floor((sim_end - 1 + tz) / DAY)
+        for d in range(d0, d1 + 1):
+            p_start, p_end = d * DAY - tz, (d + 1) * DAY - tz
+            if spec.start is not None:
+                p_start = max(p_start, spec.start)
+            if spec.end is not None:
+                p_end = min(p_end, spec.end)
+            periods.append((spec.daily_goal, p_start, p_end))
+        per_hour = np.zeros(hours)
+        for goal, p_start, p_end in periods:
+            if p_end <= p_start:
+                continue
+            first = math.floor(p_start / HOUR)
+            last = math.ceil(p_end / HOUR)
+            weights = {h: _hour_weight(spec, h * HOUR, tz, volume(h * HOUR), frontload, p_start, p_end)
+                       for h in range(first, last)}
+            total = sum(weights.values())
+            if total <= 0:
+                continue
+            for h, w in weights.items():
+                i = int(round((h * HOUR - start) / HOUR))
+                if 0 <= i < hours:
+                    per_hour[i] += goal * w / total
+        curves.append(np.cumsum(per_hour))
+    if spec.lifetime_goal is not None and spec.start is not None and spec.end is not None:
+        # the lifetime goal spreads over the whole flight: the simulated span gets its share
+        first, last = math.floor(spec.start / HOUR), math.ceil(spec.end / HOUR)
+        sim_first = math.floor(start / HOUR)
+        total = 0.0
+        per_hour = np.zeros(hours)
+        # outside the simulated span, expected volumes day by day (hour-of-week repeats)
+        for h in range(first, last):
+            t = h * HOUR
+            w = _hour_weight(spec, t, tz, volume(t), frontload, spec.start, spec.end)
+            total += w
+            i = h - sim_first
+            if 0 <= i < hours:
+                per_hour[i] = w
+        if total > 0:
+            curves.append(np.cumsum(per_hour * spec.lifetime_goal / total))
+    if not curves:
+        return None
+    return np.minimum.reduce(curves)
+
+
+def _deviation(spent_cum: np.ndarray, ideal: np.ndarray) -> float | None:
+    if len(ideal) < 2 or ideal[-1] <= 0:
+        return None
+    worst = 0.0
+    for h in range(1, len(ideal)):  # after the first hour: hour ends 2, 3, ...
+        if ideal[h] < MIN_IDEAL_SHARE * ideal[-1]:
+            continue
+        worst = max(worst, abs(spent_cum[h] - ideal[h]) / ideal[h])
+    return worst
+
+
+def build_report(run: Any) -> dict[str, Any]:
+    snap = run.snapshot
+    traffic = run.traffic
+    cfg = run.config
+    hours = run.n_hours
+    tz = snap.tz_offset_s
+    items = []
+    requests = run.requests.astype(float)
+    for li in snap.line_items:
+        stats = run.lines[li.id]
+        spec = PacingSpec.from_line_item(li)
+        spent = float(stats.spend.sum())
+        ideal = ideal_curve(spec, traffic.start, hours, requests, traffic.expected_count, tz, cfg.frontload) \
+            if spec.budgeted else None
+        budget = float(ideal[-1]) if ideal is not None else None
+        cum = np.cumsum(stats.spend)
+        # against the budgets themselves: the most any local day spent of the daily
+        # budget, and the total against the lifetime budget
+        day_of_hour = np.floor((traffic.start + np.arange(hours) * HOUR + tz) / DAY)
+        day_spend = [float(stats.spend[day_of_hour == d].sum()) for d in np.unique(day_of_hour)]
+        limit_ratio = max((max(day_spend) / li.daily_budget_micros) if li.daily_budget_micros else 0.0,
+                          (spent / li.lifetime_budget_micros) if li.lifetime_budget_micros else 0.0)
+        exhausted_hour = None
+        if spec.daily_goal:
+            hit = np.flatnonzero(cum >= 0.995 * spec.daily_goal)
+            exhausted_hour = int(hit[0]) + 1 if len(hit) else None
+        items.append({
+            "id": li.id,
+            "tier": li.tier,
+            "goal": li.goal,
+            "pacing": li.pacing,
+            "daily_budget_micros": li.daily_budget_micros,
+            "lifetime_budget_micros": li.lifetime_budget_micros,
+            "budget_micros": None if budget is None else int(round(budget)),
+            "spent_micros": int(round(spent)),
+            "delivery_ratio": None if not budget else spent / budget,
+            "max_hourly_deviation": None if ideal is None else _deviation(cum, ideal),
+            "impressions": int(stats.impressions.sum()),
+            "completions": int(stats.completes.sum()),
+            "clicks": int(stats.clicks.sum()),
+            "ecpm_micros": (spent / stats.impressions.sum() * 1000) if stats.impressions.sum() else None,
+            "exhausted_hour": exhausted_hour,
+            "budget_limit_ratio": limit_ratio if spec.budgeted else None,
+            "hourly_spend_micros": [int(round(x)) for x in stats.spend],
+            "ideal_cumulative_micros": None if ideal is None else [int(round(x)) for x in ideal],
+        })
+    imps = int(run.impressions.sum())
+    revenue = float(run.revenue.sum())
+    lat = run.latencies * 1000.0
+    tiers = sum(run.tiers.values()) or 1
+    budgeted = [i for i in items if i["delivery_ratio"] is not None]
+    summary = {}
+    for mode in ("even", "frontloaded", "asap"):
+        sel = [i for i in budgeted if i["pacing"] == mode]
+        if sel:
+            ratios = [i["delivery_ratio"] for i in sel]
+            devs = [i["max_hourly_deviation"] for i in sel if i["max_hourly_deviation"] is not None]
+            summary[mode] = {
+                "line_items": len(sel), "delivery_ratio_min": min(ratios), "delivery_ratio_median": float(np.median(ratios)),
+                "delivery_ratio_max": max(ratios),
+                "in_band_95_105": sum(0.95 <= r <= 1.05 for r in ratios),
+                "max_hourly_deviation_median": float(np.median(devs)) if devs else None,
+                "max_hourly_deviation_max": max(devs) if devs else None,
+                "within_10pct": sum(d <= 0.10 for d in devs),
+                "exhausted_hour_median": float(np.median([i["exhausted_hour"] for i in sel if i["exhausted_hour"]]))
+                if any(i["exhausted_hour"] for i in sel) else None,
+            }
+    return {
+        "config": {k: v for k, v in cfg.__dict__.items() if k != "world"} | {"world": dict(cfg.world.__dict__)},
+        "seed": run.seed,
+        "catalog_version": snap.version,
+        "start": traffic.start,
+        "hours": traffic.hours,
+        "totals": {
+            "requests": int(run.requests.sum()),
+            "fill_rate": float(run.filled_s.sum() / run.break_s.sum()) if run.break_s.sum() else 0.0,
+            "revenue_micros": int(round(revenue)),
+            "impressions": imps,
+            "ecpm_micros": revenue / imps * 1000 if imps else 0.0,
+            "cap_violations": run.cap_violations,
+            "separation_violations": run.separation_violations,
+            "separation_violations_by_scope": {"pod": run.separation_by_scope["pod"],
+                                               "stream": run.separation_by_scope["stream"]},
+            "overspent_line_items": sum(1 for i in items if (i["budget_limit_ratio"] or 0.0) > 1.05),
+            "fallback_tier_share": {k: v / tiers for k, v in sorted(run.tiers.items())},
+            "ad_tier_share": {k: v / max(1, sum(run.ad_tiers.values())) for k, v in sorted(run.ad_tiers.items())},
+            "decision_latency_ms": {
+                "mean": float(lat.mean()) if len(lat) else 0.0,
+                "p50": float(np.percentile(lat, 50)) if len(lat) else 0.0,
+                "p95": float(np.percentile(lat, 95)) if len(lat) else 0.0,
+                "p99": float(np.percentile(lat, 99)) if len(lat) else 0.0,
+                "max": float(lat.max()) if len(lat) else 0.0,
+            },
+            "wall_seconds": run.wall_s,
+        },
+        "pacing_summary": summary,
+        "hourly": {
+            "requests": [int(x) for x in run.requests],
+            "fill_rate": [float(f / b) if b else 0.0 for f, b in zip(run.filled_s, run.break_s, strict=True)],
+            "revenue_micros": [int(round(x)) for x in run.revenue],
+        },
+        "violation_examples": run.violation_examples,
+        "line_items": items,
+    }
+
+
+def write_plots(report: dict[str, Any], out_dir: Path, *, max_items: int = 24) -> list[str]:
+    """spend_curves.png (cumulative spend against the ideal, per line item, the
+    largest budgets of each pacing mode), fill_by_hour.png. Returns the file names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    items = [i for i in report["line_items"] if i["ideal_cumulative_micros"]]
+    chosen: list[dict[str, Any]] = []
+    for mode in ("even", "frontloaded", "asap"):
+        sel = sorted((i for i in items if i["pacing"] == mode), key=lambda i: -(i["budget_micros"] or 0))
+        chosen += sel[: max_items // 3]
+    if chosen:
+        cols = 4
+        rows = math.ceil(len(chosen) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
+        for ax, item in zip(axes.flat, chosen, strict=False):
+            spent = np.cumsum(item["hourly_spend_micros"]) / 1e6
+            ideal = np.array(item["ideal_cumulative_micros"]) / 1e6
+            x = np.arange(1, len(spent) + 1)
+            ax.plot(x, ideal, "k--", lw=1, label="ideal")
+            ax.fill_between(x, ideal * 0.9, ideal * 1.1, color="0.85", lw=0)
+            ax.plot(x, spent, lw=1.5, label="spent")
+            ratio = item["delivery_ratio"]
+            ax.set_title(f"{item['id']} {item['pacing']} {ratio:.0%}" if ratio else item["id"], fontsize=8)
+            ax.tick_params(labelsize=7)
+        for ax in list(axes.flat)[len(chosen):]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize=7)
+        fig.supxlabel("simulated hour")
+        fig.supylabel("cumulative spend (currency units)")
+        fig.tight_layout()
+        fig.savefig(out_dir / "spend_curves.png", dpi=80)
+        plt.close(fig)
+        written.append("spend_curves.png")
+    hourly = report["hourly"]
+    fig, ax1 = plt.subplots(figsize=(8, 3.5))
+    x = np.arange(1, len(hourly["fill_rate"]) + 1)
+    ax1.bar(x, hourly["requests"], color="0.8", label="requests")
+    ax1.set_ylabel("requests per hour")
+    ax2 = ax1.twinx()
+    ax2.plot(x, hourly["fill_rate"], "o-", color="tab:blue", label="fill rate")
+    ax2.set_ylim(0, 1.05)
+    ax2.set_ylabel("fill rate (pod s / break s)")
+    ax1.set_xlabel("simulated hour")
+    fig.tight_layout()
+    fig.savefig(out_dir / "fill_by_hour.png", dpi=80)
+    plt.close(fig)
+    written.append("fill_by_hour.png")
+    return written
+
+
+def _metric(report: dict[str, Any], path: Sequence[str]) -> Any:
+    value: Any = report
+    for p in path:
+        value = value.get(p) if isinstance(value, dict) else None
+    return value
+
+
+AB_METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("requests", ("totals", "requests")),
+    ("fill_rate", ("totals", "fill_rate")),
+    ("revenue_micros", ("totals", "revenue_micros")),
+    ("impressions", ("totals", "impressions")),
+    ("ecpm_micros", ("totals", "ecpm_micros")),
+    ("cap_violations", ("totals", "cap_violations")),
+    ("separation_violations", ("totals", "separation_violations")),
+    ("overspent_line_items", ("totals", "overspent_line_items")),
+    ("latency_p50_ms", ("totals", "decision_latency_ms", "p50")),
+    ("latency_p99_ms", ("totals", "decision_latency_ms", "p99")),
+    ("even_in_band", ("pacing_summary", "even", "in_band_95_105")),
+    ("even_deviation_median", ("pacing_summary", "even", "max_hourly_deviation_median")),
+    ("frontloaded_in_band", ("pacing_summary", "frontloaded", "in_band_95_105")),
+    ("asap_exhausted_hour_median", ("pacing_summary", "asap", "exhausted_hour_median")),
+)
+
+
+def ab_table(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Side-by-side metrics with absolute and relative differences (B - A)."""
+    rows = []
+    for name, path in AB_METRICS:
+        va, vb = _metric(a, path), _metric(b, path)
+        diff = rel = None
+        if isinstance(va, int | float) and isinstance(vb, int | float):
+            diff = vb - va
+            rel = diff / va if va else None
+        rows.append({"metric": name, "a": va, "b": vb, "diff": diff, "rel": rel})
+    per_item = []
+    bi = {i["id"]: i for i in b["line_items"]}
+    for ia in a["line_items"]:
+        ib = bi.get(ia["id"])
+        if ib is None or ia["delivery_ratio"] is None:
+            continue
+        per_item.append({"id": ia["id"], "pacing": ia["pacing"], "delivery_a": ia["delivery_ratio"],
+                         "delivery_b": ib["delivery_ratio"], "deviation_a": ia["max_hourly_deviation"],
+                         "deviation_b": ib["max_hourly_deviation"]})
+    return {"a": a["config"]["name"], "b": b["config"]["name"], "metrics": rows, "line_items": per_item}
+
+
+def format_ab(table: dict[str, Any]) -> str:
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:,.4g}"
+        return f"{v:,}" if isinstance(v, int) else str(v)
+
+    lines = [f"| metric | {table['a']} | {table['b']} | diff | rel |", "| --- | ---: | ---: | ---: | ---: |"]
+    for r in table["metrics"]:
+        rel = "-" if r["rel"] is None else f"{r['rel']:+.2%}"
+        lines.append(f"| {r['metric']} | {fmt(r['a'])} | {fmt(r['b'])} | {fmt(r['diff'])} | {rel} |")
+    return "\n".join(lines) + "\n"

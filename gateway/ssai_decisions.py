@@ -1,0 +1,136 @@
+"""SSAI session parameters and the per-break decision as the session store keeps it
+(JSON): the placed ads with their signed beacon token, so every variant, instance and
+later request of a session agree on the ads and their tracking."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from beacons.tokens import TokenSigner, claims_for_ad, context_from_request
+from decision.errors import InvalidRequest
+from decision.pod import Creative, HlsVariant, PlacedAd, Pod, StreamHistory
+from decision.request import KNOWN_PARAMS, AdRequest, parse_ad_request
+from gateway.fetch import Fetcher, FetchRefused
+from ssai.errors import SsaiError
+from ssai.plan import CueOffsets
+from ssai.session import SessionRecord
+
+MODES = ("stitched", "interstitials")
+
+
+def _param_text(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidRequest(name, "must be a finite number")
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, str):
+        return value
+    if name == "cues" and isinstance(value, list):
+        return ",".join(_param_text(name, v) or "" for v in value)
+    raise InvalidRequest(name, f"must be a string, number or boolean, got {type(value).__name__}")
+
+
+def session_params(raw: Mapping[str, Any], *, ua: str | None, ip: str | None, fetcher: Fetcher) -> dict[str, str]:
+    """Validate what a player asked for (POST body or query string) into the session's
+    stored parameters: the origin, the mode and the known ad-request parameters."""
+    origin = raw.get("origin")
+    if not isinstance(origin, str) or not origin:
+        raise InvalidRequest("origin", "required: the URL of a multivariant or media playlist")
+    if len(origin) > 2048:
+        raise InvalidRequest("origin", "longer than 2048 characters")
+    try:
+        fetcher.check_url(origin)
+    except FetchRefused as exc:
+        raise InvalidRequest("origin", str(exc)) from None
+    except ValueError as exc:  # urlsplit: a bad port or IPv6 literal
+        raise InvalidRequest("origin", f"not a URL: {exc}") from None
+    mode = _param_text("mode", raw.get("mode")) or "stitched"
+    if mode not in MODES:
+        raise InvalidRequest("mode", f"must be one of {', '.join(MODES)}")
+    params: dict[str, str] = {}
+    for name, value in raw.items():
+        if name in KNOWN_PARAMS and name != "origin":
+            text = _param_text(name, value)
+            if text is not None:
+                params[name] = text
+    if ua and "ua" not in params:
+        params["ua"] = ua[:512]
+    if ip and "ip" not in params:
+        params["ip"] = ip
+    request = parse_ad_request(params)  # raises InvalidRequest naming the parameter
+    cue_offsets(request)
+    return {"origin": origin, "mode": mode, **params}
+
+
+def ad_request_of(record: SessionRecord) -> AdRequest:
+    params = {k: v for k, v in record.params.items() if k in KNOWN_PARAMS and k != "origin"}
+    return parse_ad_request(params)
+
+
+def cue_offsets(request: AdRequest) -> CueOffsets | None:
+    if not (request.pre or request.post or request.cues):
+        return None
+    try:
+        return CueOffsets(request.pre, request.cues, request.post, request.duration_s)
+    except SsaiError as exc:
+        raise InvalidRequest("cues", str(exc)) from None
+
+
+def decision_json(pod: Pod, request: AdRequest, signer: TokenSigner, now: float) -> dict:
+    """What the session store keeps per break: the placed ads (those that can be stitched)
+    with their signed beacon token, so every variant and every later request agree."""
+    context = context_from_request(request, source="ssai")
+    ads = []
+    for ad in pod.ads:
+        c = ad.creative
+        if not (c.hls_url or c.hls_variants):
+            continue  # no HLS rendition (e.g. a programmatic tag): cannot be stitched
+        token = signer.sign(claims_for_ad(ad, pod_id=pod.pod_id, start_s=now + ad.offset_s, context=context,
+                                          signer=signer))
+        ads.append({
+            "imp_id": ad.imp_id, "sequence": ad.sequence, "line_item_id": ad.line_item_id,
+            "campaign_id": ad.campaign_id, "advertiser_id": ad.advertiser_id, "price_micros": ad.price_micros,
+            "tier": ad.tier, "currency": ad.currency, "offset_s": ad.offset_s,
+            "exclusion_labels": list(ad.exclusion_labels), "token": token,
+            "creative": {"id": c.id, "duration_s": c.duration_s, "advertiser_domain": c.advertiser_domain,
+                         "iab_category": c.iab_category, "hls_url": c.hls_url,
+                         "hls_variants": [{"uri": v.uri, "bandwidth": v.bandwidth,
+                                           "resolution": list(v.resolution) if v.resolution else None,
+                                           "codecs": v.codecs} for v in c.hls_variants]},
+        })  # fmt: skip
+    return {"pod_id": pod.pod_id, "decided_at": now, "ads": ads}
+
+
+def placed_from_json(d: Mapping[str, Any]) -> PlacedAd:
+    c = d["creative"]
+    creative = Creative(
+        id=c["id"], duration_s=float(c["duration_s"]), advertiser_domain=c.get("advertiser_domain", ""),
+        iab_category=c.get("iab_category", ""), hls_url=c.get("hls_url"),
+        hls_variants=tuple(HlsVariant(v["uri"], int(v["bandwidth"]),
+                                      tuple(v["resolution"]) if v.get("resolution") else None,  # type: ignore[arg-type]
+                                      v.get("codecs")) for v in c.get("hls_variants", ())),
+    )  # fmt: skip
+    return PlacedAd(imp_id=d["imp_id"], sequence=int(d["sequence"]), line_item_id=d["line_item_id"],
+                    campaign_id=d["campaign_id"], advertiser_id=d["advertiser_id"], creative=creative,
+                    price_micros=int(d["price_micros"]), tier=d["tier"], currency=d.get("currency", "USD"),
+                    offset_s=float(d.get("offset_s", 0.0)),
+                    exclusion_labels=tuple(d.get("exclusion_labels", ())))  # fmt: skip
+
+
+def with_history(history: StreamHistory, decision: Mapping[str, Any]) -> StreamHistory:
+    placed = [placed_from_json(a) for a in decision.get("ads", ())]
+    if not placed:
+        return history
+    return StreamHistory(
+        history.creative_ids + tuple(p.creative.id for p in placed),
+        history.line_item_ids + tuple(p.line_item_id for p in placed),
+        history.campaign_ids + tuple(p.campaign_id for p in placed),
+        history.advertiser_ids + tuple(p.advertiser_id for p in placed),
+        history.iab_categories + tuple(p.creative.iab_category for p in placed if p.creative.iab_category),
+        history.exclusion_labels + tuple(label for p in placed for label in p.exclusion_labels),
+    )

@@ -1,0 +1,171 @@
+import asyncio
+import time
+
+import orjson
+import pytest
+
+from beacons.dedup import Deduper
+from beacons.intake import BeaconIntake, IntakeConfig
+from beacons.privacy import parse_networks
+from beacons.spool import KIND_EVENT, KIND_INVALID, Spool
+from beacons.tokens import KeyRing, TokenSigner
+from beacons.validate import RawBeacon
+from store import MemoryStore, RedisStore
+from tests.beacons.helpers import beacon, check_events, check_invalid, claims, signer
+
+RAW_IP = "203.0.113.77"
+RAW_IFA = "6D92078A-8246-4BA4-AE5B-76104861E7DC"
+
+
+@pytest.fixture
+async def spool(tmp_path):
+    s = await Spool(tmp_path / "spool").open()
+    yield s
+    await s.close()
+
+
+def spooled(spool):
+    events = [orjson.loads(r.value) for r in spool.iter_all() if r.kind == KIND_EVENT]
+    invalid = [orjson.loads(r.value) for r in spool.iter_all() if r.kind == KIND_INVALID]
+    check_events(events)
+    check_invalid(invalid)
+    return events, invalid
+
+
+async def test_statuses_and_records(spool):
+    s = signer()
+    intake = BeaconIntake(s, spool, MemoryStore())
+    token = s.sign(claims(1))
+    expired = s.sign(claims(2, expires_at=int(time.time()) - 4000))
+    forged = TokenSigner(KeyRing.parse("k2:attacker-secret-0123456789")).sign(claims(3))
+    cases = [
+        (beacon(token, ts="[TIMESTAMP]"), 204, "accepted"),
+        (beacon(token, ts="%5BTIMESTAMP%5D"), 204, "duplicate"),
+        (beacon(token, "error", code="[ERRORCODE]", ts="-1"), 204, "accepted"),
+        (beacon(token, "error", code="abc"), 400, "invalid"),
+        (beacon(token, "bogus"), 400, "invalid"),
+        (beacon(token, "progress", off="xx"), 400, "invalid"),
+        (beacon(token, "complete", ts="not-a-time"), 400, "invalid"),
+        (beacon(expired), 410, "invalid"),
+        (beacon(forged), 403, "invalid"),
+        (beacon(token[:-1] + ("A" if token[-1] != "A" else "B")), 403, "invalid"),
+        (RawBeacon(event="impression", token=token, ip="1.1.1.1", ts=b"\xff\xfe"), 400, "invalid"),
+    ]
+    verdicts = [await intake.accept(raw) for raw, _, _ in cases]
+    assert [(v.status, v.outcome) for v in verdicts] == [(st, out) for _, st, out in cases]
+    assert verdicts[0].event_id == verdicts[1].event_id
+    events, invalid = spooled(spool)
+    assert len(events) == 2 and len(invalid) == 8
+    assert [r["reason"] for r in invalid] == ["bad_code", "unknown_event", "bad_offset", "bad_timestamp",
+                                              "expired", "bad_signature", "bad_signature", "bad_utf8"]
+    assert invalid[4]["imp_id"] == claims(2).imp_id  # expired: verified claims kept
+    assert invalid[5]["imp_id"] is None  # forged: nothing from the token is trusted
+
+
+async def test_positioned_events_count_once_per_offset(spool):
+    s = signer()
+    intake = BeaconIntake(s, spool, MemoryStore())
+    token = s.sign(claims(1))
+    offs = ["00:00:05.000", "5", "00:00:10.000", "[ADPLAYHEAD]", None]
+    verdicts = await intake.accept_batch([beacon(token, "progress", off=o) for o in offs])
+    assert [v.outcome for v in verdicts] == ["accepted", "duplicate", "accepted", "accepted", "duplicate"]
+    events, _ = spooled(spool)
+    assert sorted(e["offset_ms"] or -1 for e in events) == [-1, 5000, 10000]
+
+
+async def test_privacy_no_raw_ip_or_ifa(spool):
+    s = signer()
+    intake = BeaconIntake(s, spool, MemoryStore())
+    allowed = claims(1)
+    lmt = claims(2, lmt=True)
+    no_consent = claims(3, gdpr=True, gdpr_consent=None)
+    usp = claims(4, us_privacy="1YYN")
+    for c in (allowed, lmt, no_consent, usp):
+        assert (await intake.accept(beacon(s.sign(c), ip=RAW_IP, ua=f"Roku {RAW_IFA}"))).ok
+    await intake.accept(beacon("garbage", ip=RAW_IP))
+    raw = b"".join(r.value for r in spool.iter_all())
+    assert RAW_IP.encode() not in raw and RAW_IFA.encode() not in raw and b"Roku" not in raw
+    events, invalid = spooled(spool)
+    by_imp = {e["imp_id"]: e for e in events}
+    assert by_imp[allowed.imp_id]["device"]["ifa_hash"] is not None
+    assert by_imp[allowed.imp_id]["device"]["ip_trunc"] == "203.0.113.0"
+    for c in (lmt, no_consent, usp):
+        assert by_imp[c.imp_id]["device"]["ifa_hash"] is None
+    assert by_imp[no_consent.imp_id]["privacy"] == {"lmt": False, "gdpr": True, "gdpr_consent": None,
+                                                   "us_privacy": None}
+    assert invalid[0]["device"]["ip_trunc"] == "203.0.113.0"
+
+
+async def test_flags(spool):
+    now = time.time()
+    s = signer()
+    intake = BeaconIntake(s, spool, MemoryStore(),
+                          config=IntakeConfig(datacenter_networks=parse_networks(["198.18.0.0/15"])))
+    future_ad = s.sign(claims(1, start_ms=int((now + 3600) * 1000)))
+    old_ad = s.sign(claims(2, start_ms=int((now - 7200) * 1000), expires_at=int(now + 3600)))
+    v1 = await intake.accept(beacon(future_ad, "complete", ua="Googlebot/2.1", ip="198.18.0.9"))
+    v2 = await intake.accept(beacon(old_ad, "impression", ts=str(int((now + 3600) * 1000))))
+    assert v1.ok and set(v1.flags) == {"before_start", "complete_too_early", "bot_ua", "datacenter_ip"}
+    assert v2.ok and set(v2.flags) == {"long_after_end", "client_clock_skew"}
+    events, _ = spooled(spool)
+    assert {tuple(sorted(e["flags"])) for e in events} == {tuple(sorted(v1.flags)), tuple(sorted(v2.flags))}
+
+
+async def test_rate_limits_with_injected_clock(spool):
+    now = [0.0]
+    s = signer()
+    intake = BeaconIntake(s, spool, MemoryStore(), mono_clock=lambda: now[0],
+                          config=IntakeConfig(ip_rate=1, ip_burst=3, session_rate=1, session_burst=2))
+    tokens = [s.sign(claims(i)) for i in range(8)]  # claims 0..3 share session sess-0
+    v = [await intake.accept(beacon(t, ip="192.0.2.1")) for t in tokens[:4]]
+    assert [x.status for x in v] == [204, 204, 429, 429]  # session burst 2
+    v = await intake.accept(beacon(tokens[5], ip="192.0.2.1"))
+    assert v.status == 429 and v.retry_after >= 1  # ip burst 3 spent
+    now[0] = 10.0
+    assert (await intake.accept(beacon(tokens[2], ip="192.0.2.1"))).status == 204
+    assert (await intake.accept(beacon(tokens[6], ip="192.0.2.2"))).status == 204
+
+
+async def test_spool_full_undoes_the_mark(tmp_path):
+    small = await Spool(tmp_path / "small", max_bytes=1500).open()
+    s = signer()
+    store = MemoryStore()
+    intake = BeaconIntake(s, small, store)
+    verdicts = [await intake.accept(beacon(s.sign(claims(i)), ip=f"192.0.2.{i}")) for i in range(6)]
+    refused = [i for i, v in enumerate(verdicts) if v.status == 503]
+    assert refused and verdicts[refused[0]].retry_after
+    assert all(verdicts[i].ok for i in range(refused[0]))
+    await small.close()
+    bigger = await Spool(tmp_path / "small", max_bytes=1 << 20).open()
+    intake = BeaconIntake(s, bigger, store)
+    again = await intake.accept(beacon(s.sign(claims(refused[0])), ip="192.0.2.99"))
+    assert again.outcome == "accepted"  # not a duplicate: the refused one never counted
+    await bigger.close()
+
+
+async def test_store_down_accepts_unchecked(spool, redis_service, redis_url):
+    s = signer()
+    store = RedisStore(redis_url, socket_timeout=0.3)
+    intake = BeaconIntake(s, spool, store, deduper=Deduper(store, prefix="t-down:"))
+    token = s.sign(claims(42))
+    redis_service.pause()
+    try:
+        v = await intake.accept(beacon(token))
+    finally:
+        redis_service.resume()
+    assert v.ok and v.outcome == "accepted"
+    events, _ = spooled(spool)
+    assert events[0]["dedup"] == "unchecked"
+    await store.close()
+
+
+async def test_batch_with_copies_and_concurrent_batches(spool):
+    s = signer()
+    intake = BeaconIntake(s, spool, MemoryStore())
+    t1, t2 = s.sign(claims(1)), s.sign(claims(2))
+    a, b = await asyncio.gather(intake.accept_batch([beacon(t1), beacon(t2), beacon(t1)]),
+                                intake.accept_batch([beacon(t2), beacon(t1)]))
+    outcomes = [v.outcome for v in a + b]
+    assert outcomes.count("accepted") == 2 and outcomes.count("duplicate") == 3
+    events, _ = spooled(spool)
+    assert len(events) == 2
