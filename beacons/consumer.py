@@ -31,8 +31,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from beacons import metrics
-from decision import caps, pacing
 from beacons.events import SCHEMA
+from decision import caps, pacing
 from store import Store
 
 log = logging.getLogger("adgw.beacons.consumer")

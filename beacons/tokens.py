@@ -29,6 +29,7 @@ from urllib.parse import quote
 import orjson
 
 from beacons.errors import TokenExpired, TokenInvalid
+from decision.request import device_ref
 from beacons.vocabulary import (
     BAD_SIGNATURE,
     EVENTS,
@@ -103,12 +104,6 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def device_ref(identity: str) -> str:
-    """One-way reference to a capping identity (IFA or session id): what tokens, events
-    and frequency-cap counters carry instead of the identity itself."""
-    return _b64(hashlib.sha256(b"adgw-device/1\x00" + identity.encode()).digest()[:16])
 
 
 class KeyRing:
@@ -269,10 +264,9 @@ class TokenContext:
 def context_from_request(request, source: str = "client") -> TokenContext:
     """Context from a `decision.request.AdRequest`. The capping identity is the IFA only
     when the user allows it (lmt, consent), else the session id; only its hash travels."""
-    identity = request.ifa if (request.ifa and request.personalised) else request.sid
     return TokenContext(
         session_id=request.sid, cid=request.cid, channel=request.channel, genre=request.genre,
-        device_type=request.device_type, device_ref=device_ref(identity), lmt=request.lmt,
+        device_type=request.device_type, device_ref=request.device_key, lmt=request.lmt,
         gdpr=request.gdpr, gdpr_consent=request.gdpr_consent, us_privacy=request.us_privacy,
         source=source,
     )

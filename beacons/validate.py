@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from beacons.errors import Malformed
 from beacons.vocabulary import (
@@ -114,7 +114,7 @@ def parse_timestamp(value: str | None) -> int | None:
         except ValueError:
             raise Malformed(BAD_TIMESTAMP, "ts is neither epoch ms nor ISO 8601") from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         ms = int(moment.timestamp() * 1000)
     if not _MIN_MS <= ms <= _MAX_MS:
         raise Malformed(BAD_TIMESTAMP, "ts out of range")

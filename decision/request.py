@@ -6,6 +6,8 @@ unknown or malformed value raises `InvalidRequest` naming the parameter.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,8 +69,11 @@ class AdRequest:
 
     @property
     def device_key(self) -> str:
-        """Identity used for frequency capping: the IFA unless limited, else the session."""
-        return self.ifa if (self.ifa and not self.lmt) else self.sid
+        """Frequency-capping identity: a one-way reference to the IFA when the user allows
+        its use, else to the session. Tokens, events and cap counters all carry this
+        reference, so the consumer counts impressions under the keys the engine reads,
+        and no raw IFA reaches the store."""
+        return device_ref(self.ifa if (self.ifa and self.personalised) else self.sid)
 
     @property
     def personalised(self) -> bool:
@@ -78,6 +83,12 @@ class AdRequest:
         if self.gdpr and not self.gdpr_consent:
             return False
         return not (self.us_privacy and len(self.us_privacy) >= 3 and self.us_privacy[2].upper() == "Y")
+
+
+def device_ref(identity: str) -> str:
+    """One-way reference to a capping identity (IFA or session id)."""
+    digest = hashlib.sha256(b"adgw-device/1\x00" + identity.encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _text(params: Mapping[str, str], name: str) -> str | None:

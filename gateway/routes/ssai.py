@@ -17,6 +17,7 @@ from beacons.validate import RawBeacon
 from gateway.keys import SETTINGS, STORE
 from gateway.peers import client_ip
 from gateway.problems import problem
+from gateway.routes.beacons import PIPELINE
 from gateway.services import FETCHER, SIGNER, engine_of
 from gateway.ssai_decisions import session_params
 from gateway.ssai_service import SsaiService, decode_id
@@ -27,6 +28,7 @@ log = logging.getLogger("adgw.ssai")
 
 HLS = "application/vnd.apple.mpegurl"
 SSAI: web.AppKey[SsaiService] = web.AppKey("ssai", SsaiService)
+
 EMPTY_WEBVTT = "WEBVTT\n\n"
 
 
@@ -34,11 +36,7 @@ EMPTY_WEBVTT = "WEBVTT\n\n"
 
 
 def _beacon_pipeline(app: web.Application):
-    """The beacon pipeline, when the beacons route module has put one in the app."""
-    try:
-        from gateway.routes.beacons import PIPELINE
-    except ImportError:  # no beacon intake in this build: server-side beacons are off
-        return None
+    """The beacon pipeline the beacons route module opened (None while starting up)."""
     return app.get(PIPELINE)
 
 

@@ -23,8 +23,6 @@ async def client(aiohttp_client, tmp_path):
     settings = load_settings(env={"ADGW_BEACON_KEYS": KEYS, "ADGW_SPOOL_DIR": str(tmp_path / "spool"),
                                   "ADGW_DEMO": "0", "ADGW_TRUSTED_PROXIES": "127.0.0.1"})
     app = create_app(settings)
-    if beacon_routes not in MODULES:  # until the app factory registers the module
-        beacon_routes.setup(app)
     return await aiohttp_client(app)
 
 

@@ -17,7 +17,16 @@ from beacons.intake import BeaconIntake, IntakeConfig
 from beacons.spool import Spool
 from beacons.tokens import KeyRing, TokenSigner
 from store import RedisStore
-from tests.beacons.helpers import PRICE, beacon, check_invalid, claims, create_topics, read_topic, signer, unique_topic
+from tests.beacons.helpers import (
+    PRICE,
+    beacon,
+    check_invalid,
+    claims,
+    create_topics,
+    read_topic,
+    signer,
+    unique_topic,
+)
 
 LIMITS = IntakeConfig(ip_rate=1e6, ip_burst=1e6, session_rate=1e6, session_burst=1e6)
 

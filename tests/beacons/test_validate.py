@@ -5,7 +5,14 @@ from hypothesis import strategies as st
 from beacons.errors import Malformed
 from beacons.privacy import RotatingHasher, client_ip, parse_networks, truncate_ip, ua_family
 from beacons.ratelimit import TokenBuckets
-from beacons.validate import RawBeacon, check_shape, parse_code, parse_fields, parse_offset, parse_timestamp
+from beacons.validate import (
+    RawBeacon,
+    check_shape,
+    parse_code,
+    parse_fields,
+    parse_offset,
+    parse_timestamp,
+)
 
 UNKNOWN = ["[TIMESTAMP]", "%5BTIMESTAMP%5D", "%5btimestamp%5d", "-1", "-2", "", None, "${TIMESTAMP}"]
 

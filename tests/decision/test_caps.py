@@ -61,11 +61,11 @@ async def test_record_impression_confirms_reservation_or_counts():
     snap = e.catalog
     (pod,) = await e.decide(req(), [BreakSpec("b", 15)])
     imp = pod.ads[0].imp_id
-    assert not await record_impression(store, snap, device_key="dev-1", line_item_id="la", creative_id="ca",
+    assert not await record_impression(store, snap, device_key=req().device_key, line_item_id="la", creative_id="ca",
                                        at=NOW, imp_id=imp)  # already counted at decision time
-    assert await record_impression(store, snap, device_key="dev-1", line_item_id="la", creative_id="ca", at=NOW)
+    assert await record_impression(store, snap, device_key=req().device_key, line_item_id="la", creative_id="ca", at=NOW)
     assert await served(e, req(), 3) == 0
-    key = f"cap:dev-1:line_item:la:day:{bucket('day', NOW)}"
+    key = f"cap:{req().device_key}:line_item:la:day:{bucket('day', NOW)}"
     assert (await store.get_ints([key])) == [2]
 
 
@@ -97,13 +97,13 @@ async def test_three_per_day_holds_across_concurrent_requests_on_redis(redis_url
         capped = [a for (p,) in pods for a in p.ads if a.line_item_id == "la"]
         assert len(capped) == 3
         assert all(len(p.ads) == 1 for (p,) in pods)  # the others got the house ad
-        key = f"cap:dev-concurrent:line_item:la:day:{bucket('day', NOW)}"
+        key = f"cap:{request.device_key}:line_item:la:day:{bucket('day', NOW)}"
         assert await store.get_ints([key]) == [3]
         later = await asyncio.gather(*(e.decide(request, [BreakSpec("b", 15)]) for e in engines))
         assert not [a for (p,) in later for a in p.ads if a.line_item_id == "la"]
         snap = parse_catalog(doc)
         for a in capped:
-            assert not await record_impression(store, snap, device_key="dev-concurrent", line_item_id="la",
+            assert not await record_impression(store, snap, device_key=request.device_key, line_item_id="la",
                                                creative_id="ca", at=NOW, imp_id=a.imp_id)
         assert await store.get_ints([key]) == [3]
     finally:

@@ -25,8 +25,6 @@ async def test_segment_fetches_fire_server_side_beacons(tmp_path: Path) -> None:
     settings = Settings(host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}",
                         spool_dir=tmp_path / "spool")  # fmt: skip
     app = create_app(settings)
-    if beacon_routes not in MODULES:  # until the beacon routes are registered with the others
-        beacon_routes.setup(app)
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
     base = settings.base_url
