@@ -152,7 +152,7 @@ def main() -> None:
     vast, pod = bench_pod()
     doc = render(vast, "4.2")
     counts = {k: doc.count(f"<{k}") for k in ("Ad ", "Impression", "Tracking ", "Error",
-                                               "ClickTracking", "Verification ", "MediaFile")}
+                                               "ClickTracking", "Verification ", "MediaFile ")}
     print(f"pod: {len(vast.ads)} ads, {len(doc)} bytes, elements {counts}")
     med, p99 = measure(lambda: render(vast, "4.2"), args.iterations)
     print(f"vast.render (4.2, string templates):   median {med:8.1f} us   p99 {p99:8.1f} us")

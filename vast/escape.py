@@ -87,7 +87,7 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 def seal(document: str) -> str:
     """Percent-encode, in place, any character XML cannot carry. Renderers call it once on
     their output: one memchr-speed scan per character class instead of a regex per URL."""
-    dirty = any(ch in document for ch in _UNSAFE_CHARS)
+    dirty = any(map(document.__contains__, _UNSAFE_CHARS))
     if not dirty and not document.isascii():
         dirty = "\ufffe" in document or "\uffff" in document or _has_surrogate(document)
     return _UNSAFE.sub(_percent, document) if dirty else document

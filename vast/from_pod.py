@@ -103,8 +103,8 @@ def _ad(placed: PlacedAd, events: Mapping[str, Sequence[str]], impressions: Sequ
     pricing = None
     if include_pricing:
         micros = placed.price_micros
-        pricing = Pricing(f"{micros // 1_000_000}.{micros % 1_000_000:06d}", "CPM",
-                          placed.currency)
+        fraction = f"{micros % 1_000_000:06d}".rstrip("0").ljust(2, "0")
+        pricing = Pricing(f"{micros // 1_000_000}.{fraction}", "CPM", placed.currency)
 
     if resolved is not None or c.vast_tag_url:
         ours = Wrapper(

@@ -2,8 +2,8 @@
 
 Element orders are the `xs:sequence` orders of the IAB schemas (vast_2.0.1.xsd,
 vast3_draft.xsd, vast4.xsd, vast_4.1.xsd, vast_4.2.xsd; 4.3 uses 4.2's). Where a schema
-uses `xs:all` (4.0/4.1 Creative) any order validates and the 4.2 order is used. Attribute
-tuples list the attributes the version declares, in the order they are written.
+uses `xs:all` (4.0/4.1 Creative) any order validates and the 4.2 order is used. Flags say
+which optional elements and attributes the version declares.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ class Profile:
     linear_wrapper_order: tuple[str, ...]
     clicks_inline_order: tuple[str, ...]
     clicks_wrapper_order: tuple[str, ...]
-    media_file_attributes: tuple[str, ...]
     # MediaFile codec/minBitrate/maxBitrate (3.0+), fileSize/mediaType (4.1+)
     media_codec_bitrate_range: bool
     media_file_size_type: bool
@@ -74,8 +73,6 @@ _V2_0 = Profile(
     linear_wrapper_order=("TrackingEvents", "VideoClicks"),
     clicks_inline_order=("ClickThrough", "ClickTracking", "CustomClick"),
     clicks_wrapper_order=("ClickTracking",),
-    media_file_attributes=("id", "delivery", "type", "bitrate", "width", "height", "scalable",
-                           "maintainAspectRatio", "apiFramework"),
     media_codec_bitrate_range=False,
     media_file_size_type=False,
     mezzanine="none",
@@ -113,9 +110,6 @@ _V3_0 = Profile(
     linear_wrapper_order=("CreativeExtensions", "Icons", "TrackingEvents", "VideoClicks"),
     clicks_inline_order=("ClickThrough", "ClickTracking", "CustomClick"),
     clicks_wrapper_order=("ClickTracking", "CustomClick"),
-    media_file_attributes=("id", "delivery", "type", "bitrate", "minBitrate", "maxBitrate",
-                           "width", "height", "scalable", "maintainAspectRatio", "apiFramework",
-                           "codec"),
     media_codec_bitrate_range=True,
     media_file_size_type=False,
     mezzanine="none",
@@ -153,9 +147,6 @@ _V4_0 = Profile(
     linear_wrapper_order=("Icons", "TrackingEvents", "VideoClicks"),
     clicks_inline_order=("ClickTracking", "CustomClick", "ClickThrough"),
     clicks_wrapper_order=("ClickTracking", "CustomClick"),
-    media_file_attributes=("id", "delivery", "type", "width", "height", "codec", "bitrate",
-                           "minBitrate", "maxBitrate", "scalable", "maintainAspectRatio",
-                           "apiFramework"),
     media_codec_bitrate_range=True,
     media_file_size_type=False,
     mezzanine="uri",
@@ -196,9 +187,6 @@ _V4_1 = Profile(
     linear_wrapper_order=("Icons", "TrackingEvents", "VideoClicks"),
     clicks_inline_order=("ClickTracking", "CustomClick", "ClickThrough"),
     clicks_wrapper_order=("ClickTracking", "CustomClick"),
-    media_file_attributes=("id", "delivery", "type", "width", "height", "codec", "bitrate",
-                           "minBitrate", "maxBitrate", "scalable", "maintainAspectRatio",
-                           "fileSize", "mediaType", "apiFramework"),
     media_codec_bitrate_range=True,
     media_file_size_type=True,
     mezzanine="full",
@@ -236,7 +224,6 @@ def _v4_2(version: str) -> Profile:
         linear_wrapper_order=_V4_1.linear_wrapper_order,
         clicks_inline_order=("ClickTracking", "ClickThrough", "CustomClick"),
         clicks_wrapper_order=("ClickTracking", "ClickThrough", "CustomClick"),
-        media_file_attributes=_V4_1.media_file_attributes,
         media_codec_bitrate_range=True,
         media_file_size_type=True,
         mezzanine="full",

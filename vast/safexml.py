@@ -63,9 +63,7 @@ def load(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
     _prescan(data)
     try:
         root = _iterparse(data, limits, recover=False)
-    except etree.XMLSyntaxError as exc:
-        if not _only_namespace_errors(exc.error_log):
-            raise VastXmlError(f"not well-formed XML: {exc}") from None
+    except _NamespaceOnly:
         # Undeclared prefixes (typically `xsi:noNamespaceSchemaLocation` without xmlns:xsi)
         # are a common slip in ad server output that players accept; allow that, and only
         # that: the second pass must report nothing but namespace errors either.
@@ -78,6 +76,10 @@ def load(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise VastXmlError("DOCTYPE is refused")
     return root
+
+
+class _NamespaceOnly(Exception):
+    pass
 
 
 def _only_namespace_errors(log: etree._ListErrorLog) -> bool:
@@ -100,10 +102,11 @@ def _iterparse(data: bytes, limits: Limits, *, recover: bool) -> etree._Element 
                     raise VastXmlError(f"more than {limits.max_elements} elements")
             else:
                 depth -= 1
-    except etree.XMLSyntaxError:
-        if recover:
-            raise VastXmlError("not well-formed XML") from None
-        raise
+    except etree.XMLSyntaxError as exc:
+        # The parser's own log: the exception's may carry entries of earlier parses.
+        if not recover and _only_namespace_errors(context.error_log):
+            raise _NamespaceOnly() from None
+        raise VastXmlError(f"not well-formed XML: {exc}") from None
     if recover and not _only_namespace_errors(context.error_log):
         raise VastXmlError("not well-formed XML")
     return context.root

@@ -2,7 +2,8 @@
 
 libxml2's xs:anyURI rejects `[` and `]`, which VAST macros put in every tracking URL (the
 IAB's own authored samples fail on `[ERRORCODE]` for that reason), so the *validator's copy*
-of a document has them percent-encoded in text; the document under test is not touched.
+of a document has them percent-encoded (in text and attribute values); the document under
+test is not touched.
 """
 
 from __future__ import annotations
@@ -99,6 +100,15 @@ def _for_validator(document: str | bytes) -> etree._Element:
     tree = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
     tree = copy.deepcopy(tree)
     for el in tree.iter():
-        if isinstance(el.tag, str) and el.text and ("[" in el.text or "]" in el.text):
-            el.text = el.text.replace("[", "%5B").replace("]", "%5D")
+        if not isinstance(el.tag, str):
+            continue
+        if el.text and ("[" in el.text or "]" in el.text):
+            el.text = _escape_brackets(el.text)
+        for name, value in el.attrib.items():
+            if "[" in value or "]" in value:
+                el.set(name, _escape_brackets(value))
     return tree
+
+
+def _escape_brackets(value: str) -> str:
+    return value.replace("[", "%5B").replace("]", "%5D")
