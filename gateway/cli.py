@@ -104,7 +104,13 @@ def cmd_simulate(args: argparse.Namespace, rest: Sequence[str]) -> int:
 def cmd_models(rest: Sequence[str]) -> int:
     from decision.models.cli import main as models_main
 
-    return models_main(list(rest))
+    try:
+        registry = load_settings().models_dir
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"adgw: configuration: {line}", file=sys.stderr)
+        return 2
+    return models_main(list(rest), registry=registry)
 
 
 def cmd_events(args: argparse.Namespace) -> int:

@@ -15,13 +15,15 @@ from beacons.tokens import KeyRing, TokenSigner
 from decision.catalog import CatalogSnapshot, load_catalog
 from decision.engine import Engine
 from decision.errors import CatalogInvalid
+from decision.models.serving import ModelScorer
 from gateway.fetch import Allow, Fetcher
-from gateway.health import DOWN, OK
+from gateway.health import DEGRADED, DOWN, OK
 from gateway.keys import HEALTH, SETTINGS, STORE
 
 log = logging.getLogger("adgw")
 
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
+SCORER: web.AppKey[ModelScorer] = web.AppKey("scorer", ModelScorer)
 SIGNER: web.AppKey[TokenSigner] = web.AppKey("signer", TokenSigner)
 FETCHER: web.AppKey[Fetcher] = web.AppKey("fetcher", Fetcher)
 
@@ -39,12 +41,34 @@ def engine_of(app: web.Application) -> Engine:
     return engine
 
 
+async def scorer_ctx(app: web.Application) -> AsyncIterator[None]:
+    scorer = ModelScorer(app[SETTINGS].models_dir, store=app[STORE])
+    await scorer.start()
+    app[SCORER] = scorer
+
+    async def probe() -> tuple[str, str]:
+        health = scorer.health()
+        if not health["ready"]:
+            return DOWN, "models not loaded"
+        if health["degraded"]:
+            return DEGRADED, "served by fallback tier: " + ", ".join(health["degraded"])
+        return OK, ", ".join(f"{n}@{v}" for n, v in sorted(health["active"].items()))
+
+    # critical: an instance that has not loaded its models must not take traffic; a model
+    # served by its fallback tier only degrades
+    app[HEALTH].register("models", probe, critical=True)
+    yield
+    await scorer.stop()
+
+
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     state: dict[str, str] = {"catalog": "", "error": ""}
     try:
         snapshot: CatalogSnapshot = await asyncio.to_thread(load_catalog, settings.catalog)
-        app[ENGINE] = Engine(snapshot, store=app[STORE], rng=random.SystemRandom())
+        scorer = app[SCORER]
+        scorer.precompute_ads(snapshot.candidates)
+        app[ENGINE] = Engine(snapshot, store=app[STORE], rng=random.SystemRandom(), scorer=scorer)
         state["catalog"] = snapshot.version
         log.info("catalog %s loaded: %d line items", snapshot.version, len(snapshot.line_items))
     except CatalogInvalid as exc:
@@ -85,4 +109,5 @@ async def fetcher_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(signer_ctx)
     app.cleanup_ctx.append(fetcher_ctx)
+    app.cleanup_ctx.append(scorer_ctx)
     app.cleanup_ctx.append(engine_ctx)

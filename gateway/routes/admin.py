@@ -1,5 +1,4 @@
-"""/admin/*: bearer-token protected operations (catalog swap; models are added by
-gateway/routes/models.py)."""
+"""/admin/*: bearer-token protected operations: catalog swap, model registry."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from aiohttp import web
 
 from decision.catalog import loads_catalog
 from gateway.admin import admin_denied
-from gateway.services import engine_of
+from gateway.services import SCORER, engine_of
 
 MAX_CATALOG_BYTES = 64 << 20
 
@@ -41,10 +40,39 @@ async def put_catalog(request: web.Request) -> web.Response:
     body = b"".join(chunks)
     # parse and index off the event loop: a 10,000-line-item catalog must not stall serving
     snapshot = await asyncio.to_thread(loads_catalog, body)
+    scorer = request.app.get(SCORER)
+    if scorer is not None:
+        await asyncio.to_thread(scorer.precompute_ads, snapshot.candidates)
     previous = engine.swap_catalog(snapshot)
     return web.Response(body=orjson.dumps({"version": snapshot.version, "previous": previous.version,
                                            "line_items": len(snapshot.line_items)}),
                         content_type="application/json")
+
+
+def _json(body: object, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+async def get_models(request: web.Request) -> web.Response:
+    return _json(request.app[SCORER].describe())
+
+
+CONFIGURE_FIELDS = {"version": str, "canary_percent": (int, float), "canary_version": str, "shadow_version": str}
+
+
+async def post_model(request: web.Request) -> web.Response:
+    try:
+        body = orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise web.HTTPBadRequest(text=f"body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    problems = [f"unknown field {k!r}" for k in body if k not in CONFIGURE_FIELDS]
+    problems += [f"{k}: wrong type" for k, t in CONFIGURE_FIELDS.items()
+                 if k in body and body[k] is not None and (not isinstance(body[k], t) or isinstance(body[k], bool))]
+    if problems:
+        raise web.HTTPBadRequest(text="; ".join(problems))
+    return _json(await request.app[SCORER].configure(request.match_info["name"], **body))
 
 
 def setup(app: web.Application) -> None:
@@ -52,3 +80,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/admin/catalog", get_catalog)
     # the catalog body may be far larger than ADGW_MAX_BODY_BYTES: read it by streaming
     app.router.add_put("/admin/catalog", put_catalog)
+    app.router.add_get("/admin/models", get_models)
+    app.router.add_post("/admin/models/{name}", post_model)

@@ -76,3 +76,31 @@ async def test_swap_under_load_fails_no_request(client, catalog_doc):
     await asyncio.gather(*workers)
     assert len(statuses) > 10 and set(statuses) == {200}
     assert (await (await client.get("/admin/catalog", headers=ADMIN)).json())["version"] == "swapped-v2"
+
+
+async def test_models_admin_and_readiness(client):
+    assert (await client.get("/admin/models")).status == 401
+    resp = await client.get("/admin/models", headers=ADMIN)
+    assert resp.status == 200
+    models = (await resp.json())["models"]
+    assert {"completion", "click"} <= set(models)
+    ready = await (await client.get("/readyz")).json()
+    assert ready["dependencies"]["models"]["state"] == "ok", ready
+    assert ready["dependencies"]["models"]["critical"] is True
+
+    resp = await client.post("/admin/models/completion", json={"canary_percent": 10, "canary_version": "1"}, headers=ADMIN)
+    assert resp.status == 422, await resp.text()  # the active version cannot be its own canary
+    resp = await client.post("/admin/models/completion", json={"version": "1", "shadow_version": ""}, headers=ADMIN)
+    assert resp.status == 200, await resp.text()
+    resp = await client.post("/admin/models/no-such-model", json={"version": "1"}, headers=ADMIN)
+    assert resp.status == 404 and resp.content_type == "application/problem+json"
+    resp = await client.post("/admin/models/completion", json={"colour": "red"}, headers=ADMIN)
+    assert resp.status == 400 and "colour" in (await resp.json())["detail"]
+    resp = await client.post("/admin/models/completion", data=b"[1,", headers=ADMIN)
+    assert resp.status == 400
+
+
+async def test_decisions_are_scored_by_the_shipped_models(client):
+    resp = await client.get("/v1/vast?sid=m1&dur=30&genre=news&country=US&debug=1", headers=ADMIN)
+    body = await resp.json()
+    assert body["breaks"][0]["model_tier"] == "T0", body["breaks"][0]["model_tier"]
