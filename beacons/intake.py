@@ -7,11 +7,12 @@ event was fsynced in the spool (the forwarder takes it to Kafka) before it retur
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -44,6 +45,9 @@ DUPLICATE = "duplicate"
 INVALID = "invalid"
 RATE_LIMITED = "rate_limited"
 UNAVAILABLE = "unavailable"
+MAX_COALESCED = 1000  # single beacons gathered into one batch at most
+_DEDUP_LABEL = {ClaimState.NEW: DEDUP_CHECKED, ClaimState.TAKEOVER: DEDUP_TAKEOVER,
+                ClaimState.UNCHECKED: DEDUP_UNCHECKED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +103,6 @@ class _Item:
     flags: tuple[str, ...] = ()
     claim: Claim | None = None
     leader: int | None = None  # index of an earlier copy in the same batch
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _derive_secret(signer: TokenSigner) -> bytes:
@@ -120,12 +123,72 @@ class BeaconIntake:
         self._wall = wall_clock
         self.ip_limits = TokenBuckets(config.ip_rate, config.ip_burst, clock=mono_clock)
         self.session_limits = TokenBuckets(config.session_rate, config.session_burst, clock=mono_clock)
+        self._queue: list[tuple[RawBeacon, asyncio.Future[Verdict]]] = []
+        self._flush_pending = False
+        self._claiming = 0  # coalesced batches waiting for their dedup claims
+        self._batches: set[asyncio.Task[None]] = set()
+        self._accepted: dict[str, Any] = {}  # metric children by event
+        self.coalesced_batches = 0
 
     async def accept(self, raw: RawBeacon) -> Verdict:
-        return (await self.accept_batch([raw]))[0]
+        """One beacon. Concurrent calls are coalesced into one `accept_batch` (one dedup
+        round trip, one spool append, one settle; each caller gets its own verdict). The
+        window adapts: idle, a beacon goes at the next turn of the event loop; while a
+        batch waits for its dedup claims, newcomers gather for the next one."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Verdict] = loop.create_future()
+        self._queue.append((raw, fut))
+        self._schedule_flush(loop)
+        return await fut
 
-    async def accept_batch(self, raws: Sequence[RawBeacon]) -> list[Verdict]:
+    def _schedule_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._queue and not self._flush_pending and not self._claiming:
+            self._flush_pending = True
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        queue, self._queue = self._queue, []
+        for start in range(0, len(queue), MAX_COALESCED):
+            task = asyncio.get_running_loop().create_task(self._run(queue[start:start + MAX_COALESCED]))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    async def _run(self, queue: list[tuple[RawBeacon, asyncio.Future[Verdict]]]) -> None:
+        # a caller that stops waiting (timeout, disconnect) does not cancel the others:
+        # the batch runs to its end and settles its dedup marks
+        self.coalesced_batches += 1
+        self._claiming += 1
+        claiming = True
+
+        def claimed() -> None:
+            nonlocal claiming
+            if claiming:
+                claiming = False
+                self._claiming -= 1
+                self._schedule_flush(asyncio.get_running_loop())
+
+        try:
+            verdicts = await self.accept_batch([raw for raw, _ in queue], _claimed=claimed)
+        except BaseException as exc:
+            claimed()
+            for _, fut in queue:
+                if not fut.done():
+                    if isinstance(exc, asyncio.CancelledError):
+                        fut.cancel()
+                    else:
+                        fut.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, fut), verdict in zip(queue, verdicts, strict=True):
+            if not fut.done():
+                fut.set_result(verdict)
+
+    async def accept_batch(self, raws: Sequence[RawBeacon], *,
+                           _claimed: Callable[[], None] | None = None) -> list[Verdict]:
         metrics.RECEIVED.inc(len(raws))
+        metrics.BATCH_SIZE.observe(len(raws))
         now_ms = int(self._wall() * 1000)
         items = [self._prepare(raw, now_ms) for raw in raws]
 
@@ -139,20 +202,24 @@ class BeaconIntake:
             else:
                 first[item.event_id] = i
                 leaders.append(item)
-        claims = await self.deduper.claim_many([item.event_id for item in leaders])  # type: ignore[misc]
+        try:
+            claims = await self.deduper.claim_many([item.event_id for item in leaders])  # type: ignore[misc]
+        finally:
+            if _claimed is not None:
+                _claimed()
         for item, claim in zip(leaders, claims, strict=True):
             item.claim = claim
 
         records: list[SpoolRecord] = []
         owned: list[Claim] = []
         for item in leaders:
-            assert item.claim is not None and item.event is not None
-            if item.claim.owned:
-                item.event["dedup"] = {ClaimState.NEW: DEDUP_CHECKED, ClaimState.TAKEOVER: DEDUP_TAKEOVER,
-                                       ClaimState.UNCHECKED: DEDUP_UNCHECKED}[item.claim.state]
+            claim = item.claim
+            assert claim is not None and item.event is not None
+            if claim.owned:
+                item.event["dedup"] = _DEDUP_LABEL[claim.state]
                 records.append(SpoolRecord(KIND_EVENT, item.imp_id.encode(), orjson.dumps(item.event),
                                            item.received_ms))
-                owned.append(item.claim)
+                owned.append(claim)
         records.extend(item.record for item in items if item.record is not None)
 
         failure: SpoolError | None = None
@@ -163,7 +230,12 @@ class BeaconIntake:
         await self.deduper.settle(owned, failure is None)
 
         for item in leaders:
-            item.verdict = await self._verdict_for(item, failure)
+            claim = item.claim
+            assert claim is not None
+            if claim.state is ClaimState.IN_FLIGHT:
+                item.verdict = await self._verdict_in_flight(item)
+            else:
+                item.verdict = self._verdict_for(item, failure)
         for item in items:
             if item.leader is not None:
                 leader = items[item.leader].verdict
@@ -177,24 +249,30 @@ class BeaconIntake:
                 metrics.DUPLICATE.inc()
         return verdicts  # type: ignore[return-value]
 
-    async def _verdict_for(self, item: _Item, failure: SpoolError | None) -> Verdict:
+    async def _verdict_in_flight(self, item: _Item) -> Verdict:
+        claim = item.claim
+        assert claim is not None and claim.waiter is not None
+        if await claim.waiter:
+            return Verdict(204, DUPLICATE, event_id=item.event_id)
+        metrics.UNAVAILABLE.inc()
+        return Verdict(503, UNAVAILABLE, "spool_unavailable", "event could not be made durable",
+                       event_id=item.event_id, retry_after=1.0)
+
+    def _verdict_for(self, item: _Item, failure: SpoolError | None) -> Verdict:
         claim = item.claim
         assert claim is not None
         if claim.state is ClaimState.DUPLICATE:
             return Verdict(204, DUPLICATE, event_id=item.event_id)
-        if claim.state is ClaimState.IN_FLIGHT:
-            assert claim.waiter is not None
-            if await claim.waiter:
-                return Verdict(204, DUPLICATE, event_id=item.event_id)
-            metrics.UNAVAILABLE.inc()
-            return Verdict(503, UNAVAILABLE, "spool_unavailable", "event could not be made durable",
-                           event_id=item.event_id, retry_after=1.0)
         if failure is not None:
             metrics.UNAVAILABLE.inc()
             return Verdict(503, UNAVAILABLE, failure.reason, failure.detail, event_id=item.event_id,
                            retry_after=failure.retry_after)
         assert item.event is not None
-        metrics.ACCEPTED.labels(item.event["event"]).inc()
+        event = item.event["event"]
+        counter = self._accepted.get(event)
+        if counter is None:
+            counter = self._accepted[event] = metrics.ACCEPTED.labels(event)
+        counter.inc()
         if claim.state is ClaimState.UNCHECKED:
             metrics.DEDUP_UNCHECKED.inc()
         for flag in item.flags:

@@ -22,4 +22,8 @@ DELIVERY_LATENCY = Histogram(
     "adgw_beacon_to_ack_seconds", "Beacon receipt to Kafka acknowledgement",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+BATCH_SIZE = Histogram(
+    "adgw_beacon_batch_size", "Beacons per intake batch (single beacons coalesced across requests, or a POST)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1000),
+)
 CONSUMED = Counter("adgw_events_consumed_total", "Events read by the counters consumer", ["outcome"])

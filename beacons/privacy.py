@@ -9,11 +9,15 @@ import hashlib
 import hmac
 import ipaddress
 import re
+import socket
 import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_pton = socket.inet_pton
+_AF_INET = socket.AF_INET
+_from_bytes = int.from_bytes
 
 
 def parse_networks(items: Iterable[str]) -> tuple[Network, ...]:
@@ -39,6 +43,56 @@ def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
     return addr
 
 
+def _v4(text: str) -> int | None:
+    """A dotted-quad IPv4 address as an int, by the rules of `ipaddress` (exactly four
+    decimal octets, no leading zeros, each at most 255: glibc's inet_pton is that
+    strict); None otherwise. The hot path of every beacon: `ipaddress` objects cost
+    several microseconds each."""
+    try:
+        return _from_bytes(_pton(_AF_INET, text), "big")
+    except (OSError, ValueError):
+        return None
+
+
+def _addr(text: str | None) -> tuple[int, int, str] | None:
+    """(version, integer value, canonical text) of an address, as `_ip` reads it."""
+    if not text:
+        return None
+    stripped = text.strip()
+    if ":" not in stripped:
+        value = _v4(stripped)
+        if value is not None:
+            return 4, value, stripped  # a valid dotted quad is its own canonical form
+    addr = _ip(text)
+    if addr is None:
+        return None
+    return addr.version, int(addr), str(addr)
+
+
+_MASKS: dict[int, tuple[tuple[Network, ...], tuple[tuple[int, int, int], ...]]] = {}
+
+
+def _masks(networks: tuple[Network, ...]) -> tuple[tuple[int, int, int], ...]:
+    # keyed by identity (hashing network objects costs more than the check); the tuple is
+    # kept alongside so its id stays unique while cached
+    hit = _MASKS.get(id(networks))
+    if hit is not None and hit[0] is networks:
+        return hit[1]
+    masks = tuple((net.version, int(net.network_address), int(net.netmask)) for net in networks)
+    if len(_MASKS) >= 64:
+        _MASKS.clear()
+    _MASKS[id(networks)] = (networks, masks)
+    return masks
+
+
+def _in_addr(addr: tuple[int, int, str], networks: tuple[Network, ...]) -> bool:
+    version, value = addr[0], addr[1]
+    for v, base, mask in _masks(networks):
+        if v == version and value & mask == base:
+            return True
+    return False
+
+
 def _in(addr, networks: tuple[Network, ...]) -> bool:
     return any(addr.version == net.version and addr in net for net in networks)
 
@@ -49,28 +103,32 @@ def client_ip(peer: str | None, forwarded_for: str | None = None, device_ip: str
     then `X-Device-IP` (set by a trusted SSAI server speaking for the device) wins, else
     `X-Forwarded-For` is walked right to left past trusted hops (the leftmost entries are
     client-controlled and never trusted blindly)."""
-    peer_addr = _ip(peer)
+    peer_addr = _addr(peer)
     if peer_addr is None:
         return None
-    if not trusted or not _in(peer_addr, trusted):
-        return str(peer_addr)
-    dev = _ip(device_ip)
+    if not trusted or not _in_addr(peer_addr, trusted):
+        return peer_addr[2]
+    dev = _addr(device_ip)
     if dev is not None:
-        return str(dev)
+        return dev[2]
     if forwarded_for:
         hops = [h for h in (part.strip() for part in forwarded_for.split(",")) if h]
         for hop in reversed(hops):
-            addr = _ip(hop)
+            addr = _addr(hop)
             if addr is None:
                 break  # garbage: stop at the last address we could trust
-            if not _in(addr, trusted):
-                return str(addr)
+            if not _in_addr(addr, trusted):
+                return addr[2]
             peer_addr = addr
-    return str(peer_addr)
+    return peer_addr[2]
 
 
 def truncate_ip(text: str | None) -> str | None:
     """IPv4 to its /24, IPv6 to its /48 (the common anonymisation for analytics)."""
+    if text and ":" not in text:
+        value = _v4(text.strip())
+        if value is not None:
+            return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.0"
     addr = _ip(text)
     if addr is None:
         return None
@@ -79,8 +137,8 @@ def truncate_ip(text: str | None) -> str | None:
 
 
 def in_networks(text: str | None, networks: tuple[Network, ...]) -> bool:
-    addr = _ip(text)
-    return addr is not None and _in(addr, networks)
+    addr = _addr(text)
+    return addr is not None and _in_addr(addr, networks)
 
 
 class RotatingHasher:

@@ -24,6 +24,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -96,6 +97,15 @@ _FIELDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
     ("device_ref", (str, type(None))), ("lmt", bool), ("gdpr", bool),
     ("gdpr_consent", (str, type(None))), ("us_privacy", (str, type(None))), ("source", str),
 )
+
+
+# the exact types each field accepts, in `_FIELDS` order (also TokenClaims' order)
+_ALLOWED: tuple[frozenset[type], ...] = tuple(
+    frozenset(kind if isinstance(kind, tuple) else (kind,)) for _, kind in _FIELDS)
+assert [name for name, _ in _FIELDS] == [f for f in TokenClaims.__dataclass_fields__][:len(_FIELDS)]
+_BLOCK = 64  # SHA-256 block size
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
 def _b64(data: bytes) -> str:
@@ -174,9 +184,26 @@ class TokenSigner:
         self.grace_s = grace_s
         self.skew_s = skew_s
         self._clock = clock
+        self._pads: dict[bytes, tuple[Any, Any]] = {}
+        # genuine tokens already verified (a player sends several beacons per token):
+        # token text -> claims; the key's revocation and the expiry are checked on every use
+        self._verified: dict[str, TokenClaims] = {}
+        self.cache_size = 8192
 
     def _mac(self, secret: bytes, signed: str) -> str:
-        return _b64(hmac.new(secret, _DOMAIN + signed.encode("ascii"), hashlib.sha256).digest()[:MAC_BYTES])
+        # HMAC-SHA256 (RFC 2104) from the key's precomputed inner and outer pad states:
+        # the same bytes as `hmac.new(secret, msg, sha256)`, without re-keying per token
+        pads = self._pads.get(secret)
+        if pads is None:
+            key = hashlib.sha256(secret).digest() if len(secret) > _BLOCK else secret
+            key = key.ljust(_BLOCK, b"\0")
+            pads = (hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD)))
+            self._pads[secret] = pads
+        inner = pads[0].copy()
+        inner.update(_DOMAIN + signed.encode("ascii"))
+        outer = pads[1].copy()
+        outer.update(inner.digest())
+        return _b64(outer.digest()[:MAC_BYTES])
 
     def sign(self, claims: TokenClaims) -> str:
         kid = self.keys.signing_kid
@@ -189,16 +216,24 @@ class TokenSigner:
 
     def verify(self, token: str) -> TokenClaims:
         """The claims of a genuine, unexpired token; TokenInvalid / TokenExpired otherwise."""
-        if not isinstance(token, str) or not token.isascii() or len(token) > MAX_TOKEN_CHARS:
-            raise TokenInvalid(MALFORMED_TOKEN, "not a beacon token")
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise TokenInvalid(MALFORMED_TOKEN, "not a beacon token")
-        kid, payload, mac = parts
-        secret = self.keys.secret(kid)
-        if not hmac.compare_digest(self._mac(secret, f"{kid}.{payload}"), mac):
-            raise TokenInvalid(BAD_SIGNATURE, "signature does not match")
-        claims = _decode(payload, kid)
+        claims = self._verified.get(token) if isinstance(token, str) else None
+        if claims is not None:
+            self.keys.secret(claims.kid)  # raises once the key is revoked
+        else:
+            if not isinstance(token, str) or not token.isascii() or len(token) > MAX_TOKEN_CHARS:
+                raise TokenInvalid(MALFORMED_TOKEN, "not a beacon token")
+            parts = token.split(".")
+            if len(parts) != 3:
+                raise TokenInvalid(MALFORMED_TOKEN, "not a beacon token")
+            kid, payload, mac = parts
+            secret = self.keys.secret(kid)
+            if not hmac.compare_digest(self._mac(secret, f"{kid}.{payload}"), mac):
+                raise TokenInvalid(BAD_SIGNATURE, "signature does not match")
+            claims = _decode(payload, kid)
+            verified = self._verified
+            if len(verified) >= self.cache_size:
+                del verified[next(iter(verified))]  # the oldest
+            verified[token] = claims
         if self._clock() > claims.expires_at + self.skew_s:
             raise TokenExpired(EXPIRED, "token expired", claims)
         return claims
@@ -211,13 +246,14 @@ def _decode(payload: str, kid: str) -> TokenClaims:
         raise TokenInvalid(MALFORMED_TOKEN, "undecodable payload") from None
     if not isinstance(values, list) or len(values) != len(_FIELDS) + 1 or values[0] != VERSION:
         raise TokenInvalid(MALFORMED_TOKEN, "unknown token version")
-    kwargs = {}
-    for (name, kind), value in zip(_FIELDS, values[1:], strict=True):
-        # bool is an int subclass: keep ints and bools apart
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+    del values[0]
+    # orjson yields exact types, so a type lookup is the isinstance check (and keeps
+    # bool, an int subclass, apart from int)
+    for allowed, value in zip(_ALLOWED, values, strict=True):
+        if type(value) not in allowed:
+            name = _FIELDS[[type(v) in a for a, v in zip(_ALLOWED, values, strict=True)].index(False)][0]
             raise TokenInvalid(MALFORMED_TOKEN, f"bad field {name}")
-        kwargs[name] = value
-    return TokenClaims(**kwargs, kid=kid)
+    return TokenClaims(*values, kid)
 
 
 def with_expiry(claims: TokenClaims, signer: TokenSigner) -> TokenClaims:

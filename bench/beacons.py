@@ -2,7 +2,25 @@
 beside a minimal aiohttp handler answering 204, driven by the same aiohttp client in the
 same run. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/beacons.py [--requests 20000] [--concurrency 64] [--redis URL] [--kafka HOST:PORT]
+Targets, each measured in two phases:
+  minimal        a bare aiohttp app answering 204 (the ceiling of this client and host)
+  adgw memory    `adgw serve`, in-process dedup store, spool only (fsync per group commit)
+  adgw redis     the same with ADGW_REDIS_URL on a private redis-server (dedup in Redis)
+
+  max    closed loop: --requests beacons over --concurrency keep-alive connections, as fast
+         as the server answers -> the sustained rate, p50/p99
+  paced  open loop at --paced-fraction (default 50%) of that target's max rate for
+         --paced-seconds: requests leave on a fixed schedule whatever the answers do, and
+         latency counts from the scheduled send time (no coordinated omission)
+
+Besides rates and latencies (which depend on what else the host runs), each max phase
+prints the CPU time the server process and this client spent per answered beacon
+(from /proc and getrusage): the steadier figure on a shared host.
+
+With --rounds N the targets run N times interleaved; the summary gives best and median.
+
+    .venv/bin/python bench/beacons.py [--requests 5000] [--concurrency 64] [--rounds 1]
+        [--variants memory,redis] [--paced-seconds 5] [--kafka HOST:PORT]
 """
 
 from __future__ import annotations
@@ -10,13 +28,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,124 +82,219 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
-# the same app `adgw serve` builds, with the beacon routes added: used only while the app
-# factory does not register gateway.routes.beacons yet
-UNREGISTERED = """
-import sys, uvloop
-from aiohttp import web
-from gateway.app import create_app
-from gateway.config import load_settings
-from gateway.routes import MODULES, beacons
-settings = load_settings(overrides={"host": "127.0.0.1", "port": sys.argv[1]})
-app = create_app(settings)
-if beacons not in MODULES:
-    beacons.setup(app)
-web.run_app(app, host="127.0.0.1", port=settings.port, print=None, access_log=None,
-            loop=uvloop.new_event_loop())
-"""
-
-
-def start_adgw(port: int, spool: str, redis: str | None, kafka: str | None,
-               unregistered: bool = False) -> subprocess.Popen:
+def start_adgw(port: int, spool: str, redis: str | None, kafka: str | None) -> subprocess.Popen:
     adgw = Path(sys.executable).with_name("adgw")
     argv = [str(adgw)] if adgw.exists() else [sys.executable, "-m", "gateway.cli"]
-    if unregistered:
-        argv = [sys.executable, "-c", UNREGISTERED, str(port)]
     env = {**os.environ, "ADGW_BEACON_KEYS": KEYS, "ADGW_SPOOL_DIR": spool, "ADGW_DEMO": "0",
            "ADGW_TRUSTED_PROXIES": "127.0.0.1", "ADGW_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "ADGW_LOG_LEVEL": "warning"}
+    env.pop("ADGW_REDIS_URL", None)
     if redis:
         env["ADGW_REDIS_URL"] = redis
     if kafka:
         env["ADGW_KAFKA_BOOTSTRAP"] = kafka
-    if not unregistered:
-        argv += ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["serve", "--host", "127.0.0.1", "--port", str(port)]
     return subprocess.Popen(argv, env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=None, start_new_session=True)
 
 
+_SIGNER = TokenSigner(KeyRing.parse(KEYS))
+_RUN = os.urandom(4).hex()
+_SEQ = [0]
+
+
 def tokens(n: int) -> list[str]:
-    signer = TokenSigner(KeyRing.parse(KEYS))
+    """Fresh tokens (distinct imp ids across the whole run, so no phase meets another's
+    dedup marks)."""
     now = time.time()
-    run = os.urandom(4).hex()
     out = []
-    for i in range(n):
-        out.append(signer.sign(TokenClaims(
-            imp_id=f"imp-{run}-{i}", session_id=f"s-{run}-{i // 4}", pod_id=f"p-{i // 4}", pod_pos=i % 4 + 1,
+    for _ in range(n):
+        i = _SEQ[0]
+        _SEQ[0] += 1
+        out.append(_SIGNER.sign(TokenClaims(
+            imp_id=f"imp-{_RUN}-{i}", session_id=f"s-{_RUN}-{i // 4}", pod_id=f"p-{i // 4}", pod_pos=i % 4 + 1,
             line_item_id=f"li-{i % 8}", campaign_id="c-1", advertiser_id="a-1", creative_id=f"cr-{i % 5}",
             price_micros=20_000_000, expires_at=int(now + 3600), start_ms=int(now * 1000), duration_ms=15_000,
             cid="show", channel="news", genre="drama", device_type="ctv", device_ref=device_ref(f"d{i}"))))
     return out
 
 
-async def drive(base: str, toks: list[str], concurrency: int) -> tuple[float, list[float], dict[int, int]]:
+def _headers(i: int) -> dict[str, str]:
+    return {"X-Forwarded-For": f"10.{i % 250}.{(i // 250) % 250}.{i % 200 + 1}", "User-Agent": "Roku/DVP-12.0"}
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its waited-for children (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+@dataclass
+class Phase:
+    elapsed: float
+    latencies: list[float]
+    statuses: dict[int, int] = field(default_factory=dict)
+    server_cpu_us: float = float("nan")  # per answered beacon
+    client_cpu_us: float = float("nan")
+
+    @property
+    def rate(self) -> float:
+        return self.statuses.get(204, 0) / self.elapsed
+
+    def pct(self, q: float) -> float:
+        lat = self.latencies
+        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
+
+
+async def closed_loop(session: aiohttp.ClientSession, base: str, toks: list[str], concurrency: int) -> Phase:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     queue = iter(enumerate(toks))
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        async def worker() -> None:
-            for i, tok in queue:
-                headers = {"X-Forwarded-For": f"10.{i % 250}.{(i // 250) % 250}.{i % 200 + 1}",
-                           "User-Agent": "Roku/DVP-12.0"}
-                t0 = time.perf_counter()
-                async with session.get(f"{base}/v1/b/impression?t={tok}&ts=[TIMESTAMP]", headers=headers) as r:
-                    await r.read()
-                latencies.append(time.perf_counter() - t0)
-                statuses[r.status] = statuses.get(r.status, 0) + 1
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    return elapsed, sorted(latencies), statuses
+    async def worker() -> None:
+        for i, tok in queue:
+            t0 = time.perf_counter()
+            async with session.get(f"{base}/v1/b/impression?t={tok}&ts=[TIMESTAMP]", headers=_headers(i)) as r:
+                await r.read()
+            latencies.append(time.perf_counter() - t0)
+            statuses[r.status] = statuses.get(r.status, 0) + 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    return Phase(elapsed, sorted(latencies), statuses)
 
 
-def pct(values: list[float], q: float) -> float:
-    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+async def open_loop(session: aiohttp.ClientSession, base: str, toks: list[str], rate: float) -> Phase:
+    """Request i leaves at start + i/rate; its latency counts from then. The session's
+    connections are already open (a burst of new connections would measure the listen
+    backlog and SYN retransmits, not the server); a request that finds them all busy
+    waits, and that wait counts."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def one(i: int, tok: str, due: float) -> None:
+        try:
+            async with session.get(f"{base}/v1/b/impression?t={tok}&ts=[TIMESTAMP]",
+                                   headers=_headers(i)) as r:
+                await r.read()
+            status = r.status
+        except aiohttp.ClientError:
+            status = 599
+        latencies.append(time.perf_counter() - due)
+        statuses[status] = statuses.get(status, 0) + 1
+
+    tasks = []
+    start = time.perf_counter() + 0.02
+    for i, tok in enumerate(toks):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, tok, due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    return Phase(elapsed, sorted(latencies), statuses)
 
 
-def report(name: str, elapsed: float, lat: list[float], statuses: dict[int, int]) -> None:
-    ok = statuses.get(204, 0)
-    print(f"{name:<28} {ok / elapsed:>10.0f} accepted/s   p50 {pct(lat, 0.5):6.2f} ms   "
-          f"p99 {pct(lat, 0.99):6.2f} ms   statuses {dict(sorted(statuses.items()))}")
+def line(name: str, what: str, ph: Phase, extra: str = "") -> str:
+    return (f"{name:<14} {what:<18} {ph.rate:>8.0f}/s   p50 {ph.pct(0.5):7.2f} ms   p99 {ph.pct(0.99):7.2f} ms"
+            f"   {dict(sorted(ph.statuses.items()))}{extra}")
+
+
+async def measure(name: str, base: str, pid: int, args: argparse.Namespace) -> tuple[Phase, Phase]:
+    connector = aiohttp.TCPConnector(limit=args.concurrency, keepalive_timeout=300)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await closed_loop(session, base, tokens(min(500, args.requests)), args.concurrency)  # warm up
+        toks = tokens(args.requests)
+        server0, client0 = cpu_seconds(pid), own_cpu_seconds()
+        peak = await closed_loop(session, base, toks, args.concurrency)
+        answered = max(1, sum(peak.statuses.values()))
+        peak.server_cpu_us = (cpu_seconds(pid) - server0) / answered * 1e6
+        peak.client_cpu_us = (own_cpu_seconds() - client0) / answered * 1e6
+        print(line(name, f"max c={args.concurrency}", peak,
+                   f"   cpu/beacon server {peak.server_cpu_us:.0f} us, client {peak.client_cpu_us:.0f} us"),
+              flush=True)
+        target = max(1.0, peak.rate * args.paced_fraction)
+        paced = await open_loop(session, base, tokens(max(1, int(target * args.paced_seconds))), target)
+        print(line(name, f"paced {args.paced_fraction:.0%} {target:.0f}/s", paced), flush=True)
+    return peak, paced
+
+
+def summary(results: dict[str, list[tuple[Phase, Phase]]], fraction: float) -> None:
+    print("\nsummary (best / median over rounds)")
+    base = results.get("minimal", [])
+    for name, runs in results.items():
+        rates = [p.rate for p, _ in runs]
+        p99s = [q.pct(0.99) for _, q in runs]
+        p50s = [q.pct(0.5) for _, q in runs]
+        cpu = statistics.median(p.server_cpu_us for p, _ in runs)
+        text = (f"  {name:<14} max {max(rates):6.0f} / {statistics.median(rates):6.0f} /s"
+                f"   server cpu/beacon {min(p.server_cpu_us for p, _ in runs):4.0f} / {cpu:4.0f} us"
+                f"   paced {fraction:.0%}: p50 {min(p50s):6.2f} / {statistics.median(p50s):6.2f} ms"
+                f"   p99 {min(p99s):6.2f} / {statistics.median(p99s):6.2f} ms")
+        if name != "minimal" and len(base) == len(runs):
+            ratios = [p.rate / b.rate for (p, _), (b, _) in zip(runs, base, strict=True)]
+            text += f"   max/minimal (same round) {max(ratios):.2f} / {statistics.median(ratios):.2f}"
+        print(text)
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=20_000)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--redis", default=None, help="ADGW_REDIS_URL for the gateway (default: memory)")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--variants", default="memory,redis", help="gateway variants: memory, redis")
+    parser.add_argument("--paced-seconds", type=float, default=5.0)
+    parser.add_argument("--paced-fraction", type=float, default=0.5)
+    parser.add_argument("--redis", default=None, help="use this ADGW_REDIS_URL instead of a private redis-server")
     parser.add_argument("--kafka", default=None, help="ADGW_KAFKA_BOOTSTRAP (default: spool only)")
     args = parser.parse_args()
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
 
-    toks = tokens(args.requests)
-    warm = tokens(500)
     procs: list[subprocess.Popen] = []
+    redis_service = None
+    targets: dict[str, tuple[str, int]] = {}
     try:
-        mport = free_port()
-        procs.append(subprocess.Popen([sys.executable, "-c", MINIMAL, str(mport)], start_new_session=True))
-        wait_http(f"http://127.0.0.1:{mport}/v1/b/x", procs[-1])
-        gport = free_port()
-        spool = tempfile.mkdtemp(prefix="adgw-bench-spool-")
-        procs.append(start_adgw(gport, spool, args.redis, args.kafka))
-        wait_http(f"http://127.0.0.1:{gport}/healthz", procs[-1])
-        probe = urllib.request.Request(f"http://127.0.0.1:{gport}/v1/b/impression?t={warm[0]}")
-        how = "adgw serve"
-        try:
-            urllib.request.urlopen(probe, timeout=5)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                how = "create_app + beacon routes (adgw serve lacks /v1/b)"
-                procs.pop().send_signal(signal.SIGTERM)
-                procs.append(start_adgw(gport, spool + "-2", args.redis, args.kafka, unregistered=True))
-                wait_http(f"http://127.0.0.1:{gport}/healthz", procs[-1])
-        print(f"server: {how}")
-        print(f"{args.requests} beacons, {args.concurrency} connections, loopback, 2 processes "
-              f"(client + server); gateway: {'redis' if args.redis else 'memory'} dedup, "
-              f"{'kafka' if args.kafka else 'spool-only'}, fsync per group commit")
-        await drive(f"http://127.0.0.1:{mport}", warm, args.concurrency)
-        report("minimal aiohttp 204", *await drive(f"http://127.0.0.1:{mport}", toks, args.concurrency))
-        await drive(f"http://127.0.0.1:{gport}", warm[1:], args.concurrency)
-        report("adgw GET /v1/b/impression", *await drive(f"http://127.0.0.1:{gport}", toks, args.concurrency))
+        port = free_port()
+        procs.append(subprocess.Popen([sys.executable, "-c", MINIMAL, str(port)], start_new_session=True))
+        wait_http(f"http://127.0.0.1:{port}/v1/b/x", procs[-1])
+        targets["minimal"] = (f"http://127.0.0.1:{port}", procs[-1].pid)
+        for variant in variants:
+            redis_url = None
+            if variant == "redis":
+                redis_url = args.redis
+                if redis_url is None:
+                    from tests.support.services import start_redis
+
+                    redis_service = start_redis()
+                    redis_url = f"redis://127.0.0.1:{redis_service.port}/0"
+            elif variant != "memory":
+                raise SystemExit(f"unknown variant {variant!r}")
+            port = free_port()
+            spool = tempfile.mkdtemp(prefix=f"adgw-bench-spool-{variant}-")
+            procs.append(start_adgw(port, spool, redis_url, args.kafka))
+            wait_http(f"http://127.0.0.1:{port}/healthz", procs[-1])
+            targets[f"adgw {variant}"] = (f"http://127.0.0.1:{port}", procs[-1].pid)
+
+        print(f"{args.requests} beacons per max phase, {args.concurrency} connections, loopback, client and "
+              f"servers on this host ({os.cpu_count()} cpus); gateway: {'kafka' if args.kafka else 'spool-only'}, "
+              f"fsync per group commit; GET /v1/b/impression")
+        results: dict[str, list[tuple[Phase, Phase]]] = {name: [] for name in targets}
+        for r in range(args.rounds):
+            if args.rounds > 1:
+                print(f"-- round {r + 1}/{args.rounds}")
+            for name, (base, pid) in targets.items():
+                results[name].append(await measure(name, base, pid, args))
+        summary(results, args.paced_fraction)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -186,8 +303,18 @@ async def main() -> int:
                     proc.wait(20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        if redis_service is not None:
+            redis_service.stop()
     return 0
 
 
+def _run() -> int:
+    try:
+        import uvloop  # the client is cheaper on uvloop: more of the host left to the servers
+    except ImportError:
+        return asyncio.run(main())
+    return uvloop.run(main())
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(_run())
