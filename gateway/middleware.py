@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-import secrets
+import os
 import time
 
 from aiohttp import web
@@ -24,11 +25,34 @@ def _route_name(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+
+
+def _request_ids():
+    """Unique, cheap request ids: a random per-process prefix and a counter (the id only
+    has to find a log line; it need not be unpredictable, so no CSPRNG per request)."""
+    prefix = os.urandom(4).hex()
+    for n in itertools.count(1):
+        yield f"{prefix}{n:08x}"
+
+
 def make_middlewares(timeout_s: float):
+    next_id = _request_ids().__next__
+    children: dict[tuple[str, str, str], tuple] = {}
+
+    def observe(route: str, method: str, status: str, seconds: float) -> None:
+        # labels() hashes and locks on every call; keep the children per label tuple
+        child = children.get((route, method, status))
+        if child is None:
+            child = children[(route, method, status)] = (metrics.REQUESTS.labels(route, method, status),
+                                                         metrics.LATENCY.labels(route, method, status))
+        child[0].inc()
+        child[1].observe(seconds)
+
     @web.middleware
     async def request_context(request: web.Request, handler):
         incoming = request.headers.get(REQUEST_ID, "")
-        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else next_id()
         request[REQUEST_ID_KEY] = request_id
         started = time.perf_counter()
         metrics.IN_FLIGHT.inc()
@@ -37,10 +61,9 @@ def make_middlewares(timeout_s: float):
         finally:
             metrics.IN_FLIGHT.dec()
         response.headers[REQUEST_ID] = request_id
-        route = _route_name(request)
-        status = str(response.status)
-        metrics.REQUESTS.labels(route, request.method, status).inc()
-        metrics.LATENCY.labels(route, request.method, status).observe(time.perf_counter() - started)
+        # a client chooses the method: bound the label set so it cannot grow our metrics
+        method = request.method if request.method in _METHODS else "OTHER"
+        observe(_route_name(request), method, str(response.status), time.perf_counter() - started)
         return response
 
     return [request_context]

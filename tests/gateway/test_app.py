@@ -41,6 +41,7 @@ async def test_request_id_is_echoed_or_generated(client):
     assert resp.headers["X-Request-Id"] == "abc-123"
     resp = await client.get("/healthz")
     assert len(resp.headers["X-Request-Id"]) == 16
+    assert resp.headers["X-Request-Id"] != (await client.get("/healthz")).headers["X-Request-Id"]
 
 
 async def test_metrics_count_requests_per_route_and_status(client):
