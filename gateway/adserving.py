@@ -21,7 +21,7 @@ from decision.pod import BreakSpec, Pod
 from decision.request import AdRequest
 from gateway.fetch import FetchError, Fetcher, FetchRefused, FetchTimeout
 from gateway.keys import SETTINGS
-from gateway.services import FETCHER, SIGNER, engine_of
+from gateway.services import FETCHER, SIGNER, decide
 
 log = logging.getLogger("adgw.ads")
 
@@ -102,9 +102,8 @@ async def _resolve_programmatic(app: web.Application, pod: Pod, request: AdReque
 async def serve_breaks(app: web.Application, request: AdRequest, specs: Sequence[BreakSpec], *,
                        trace: bool = False) -> list[ServedBreak]:
     settings = app[SETTINGS]
-    engine = engine_of(app)
     signer = app[SIGNER]
-    pods = await engine.decide(request, specs, trace=trace)
+    pods = await decide(app, request, list(specs), trace=trace)
     now = time.time()
     out = []
     for pod in pods:

@@ -4,6 +4,7 @@ decision engine, the beacon token signer, the outbound fetcher."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -16,14 +17,19 @@ from decision.catalog import CatalogSnapshot, load_catalog
 from decision.engine import Engine
 from decision.errors import CatalogInvalid
 from decision.models.serving import ModelScorer
+from decision.pacing import PacingController, spend_for_event
+from decision.pod import BreakSpec, Pod, StreamHistory
+from decision.request import AdRequest
 from gateway.fetch import Allow, Fetcher
 from gateway.health import DEGRADED, DOWN, OK
 from gateway.keys import HEALTH, SETTINGS, STORE
+from store import StoreError
 
 log = logging.getLogger("adgw")
 
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
 SCORER: web.AppKey[ModelScorer] = web.AppKey("scorer", ModelScorer)
+PACING: web.AppKey[PacingController] = web.AppKey("pacing", PacingController)
 SIGNER: web.AppKey[TokenSigner] = web.AppKey("signer", TokenSigner)
 FETCHER: web.AppKey[Fetcher] = web.AppKey("fetcher", Fetcher)
 
@@ -61,6 +67,47 @@ async def scorer_ctx(app: web.Application) -> AsyncIterator[None]:
     await scorer.stop()
 
 
+async def _refresh_pacing(pacing: PacingController) -> None:
+    try:
+        await pacing.refresh()
+    except StoreError as exc:
+        # keep the last rates; the controller itself stops a line item whose counters
+        # have been unreadable for longer than its staleness bound
+        log.warning("pacing refresh failed: %s", exc)
+
+
+async def pacing_ctx(app: web.Application) -> AsyncIterator[None]:
+    pacing = PacingController(app[STORE])
+    app[PACING] = pacing
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(pacing.refresh_interval_s)
+            await _refresh_pacing(pacing)
+
+    task = asyncio.create_task(loop(), name="pacing-refresh")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def decide(app: web.Application, request: AdRequest, specs: list[BreakSpec],
+                 history: StreamHistory | None = None, *, trace: bool = False) -> tuple[Pod, ...]:
+    """The one way the gateway asks the engine: it also tells pacing about the request
+    and what this instance served, so its per-refresh allowance holds between refreshes."""
+    engine = engine_of(app)
+    pods = await engine.decide(request, specs, history, trace=trace)
+    pacing = app[PACING]
+    pacing.note_request()
+    snap = engine.catalog
+    for pod in pods:
+        for ad in pod.ads:
+            li = snap.line_item(ad.line_item_id)
+            pacing.note_served(ad.line_item_id, spend_for_event(li.goal, "impression", ad.price_micros, li.rate_micros))
+    return pods
+
+
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     state: dict[str, str] = {"catalog": "", "error": ""}
@@ -68,7 +115,10 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         snapshot: CatalogSnapshot = await asyncio.to_thread(load_catalog, settings.catalog)
         scorer = app[SCORER]
         scorer.precompute_ads(snapshot.candidates)
-        app[ENGINE] = Engine(snapshot, store=app[STORE], rng=random.SystemRandom(), scorer=scorer)
+        pacing = app[PACING]
+        pacing.set_catalog(snapshot)
+        await _refresh_pacing(pacing)
+        app[ENGINE] = Engine(snapshot, store=app[STORE], rng=random.SystemRandom(), scorer=scorer, pacing=pacing)
         state["catalog"] = snapshot.version
         log.info("catalog %s loaded: %d line items", snapshot.version, len(snapshot.line_items))
     except CatalogInvalid as exc:
@@ -110,4 +160,5 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(signer_ctx)
     app.cleanup_ctx.append(fetcher_ctx)
     app.cleanup_ctx.append(scorer_ctx)
+    app.cleanup_ctx.append(pacing_ctx)
     app.cleanup_ctx.append(engine_ctx)

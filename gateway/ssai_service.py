@@ -126,7 +126,7 @@ class MediaEntry:
 
 
 class SsaiService:
-    def __init__(self, *, sessions: Sessions, store: Store, fetcher: Fetcher, signer: TokenSigner, engine_of,
+    def __init__(self, *, sessions: Sessions, store: Store, fetcher: Fetcher, signer: TokenSigner, decide,
                  base_url: str, slate_url: str | None = None, clock=time.time,
                  session_ttl_s: float = DEFAULT_TTL_S) -> None:  # fmt: skip
         self.sessions = sessions
@@ -134,7 +134,7 @@ class SsaiService:
         self._session_ttl = session_ttl_s
         self.fetcher = fetcher
         self.signer = signer
-        self._engine_of = engine_of
+        self._decide = decide  # async (request, specs, history) -> pods: gateway.services.decide
         self.base = base_url.rstrip("/")
         self.slate_url = slate_url
         self._clock = clock
@@ -290,7 +290,7 @@ class SsaiService:
 
     def _decider(self, request: AdRequest, spec: BreakSpec, history: StreamHistory):
         async def decide() -> dict:
-            pods = await self._engine_of().decide(request, [spec], history)
+            pods = await self._decide(request, [spec], history)
             return decision_json(pods[0], request, self.signer, self._clock())
 
         return decide

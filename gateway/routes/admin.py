@@ -9,7 +9,7 @@ from aiohttp import web
 
 from decision.catalog import loads_catalog
 from gateway.admin import admin_denied
-from gateway.services import SCORER, engine_of
+from gateway.services import PACING, SCORER, engine_of
 
 MAX_CATALOG_BYTES = 64 << 20
 
@@ -43,6 +43,7 @@ async def put_catalog(request: web.Request) -> web.Response:
     scorer = request.app.get(SCORER)
     if scorer is not None:
         await asyncio.to_thread(scorer.precompute_ads, snapshot.candidates)
+    request.app[PACING].set_catalog(snapshot)
     previous = engine.swap_catalog(snapshot)
     return web.Response(body=orjson.dumps({"version": snapshot.version, "previous": previous.version,
                                            "line_items": len(snapshot.line_items)}),

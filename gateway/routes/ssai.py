@@ -18,7 +18,7 @@ from gateway.keys import SETTINGS, STORE
 from gateway.peers import client_ip
 from gateway.problems import problem
 from gateway.routes.beacons import PIPELINE
-from gateway.services import FETCHER, SIGNER, engine_of
+from gateway.services import FETCHER, SIGNER, decide
 from gateway.ssai_decisions import session_params
 from gateway.ssai_service import SsaiService, decode_id
 from ssai.session import Sessions
@@ -176,7 +176,7 @@ async def ssai_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     base = settings.base_url
     app[SSAI] = SsaiService(sessions=Sessions(app[STORE]), store=app[STORE], fetcher=app[FETCHER], signer=app[SIGNER],
-                            engine_of=lambda: engine_of(app), base_url=base,
+                            decide=functools.partial(decide, app), base_url=base,
                             slate_url=f"{base}/demo/slate/master.m3u8" if settings.demo else None)  # fmt: skip
     yield
 
