@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -63,15 +64,37 @@ def _entities(snapshot: CatalogSnapshot, line_item_id: str, creative_id: str) ->
             ("advertiser", li.advertiser_id)]
 
 
+_COUNTED: weakref.WeakKeyDictionary[CatalogSnapshot, dict[tuple[str, str], tuple[tuple[str, str, float], ...]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _counted(snapshot: CatalogSnapshot, line_item_id: str, creative_id: str) -> tuple[tuple[str, str, float], ...]:
+    """(`scope:entity:window`, window, ttl) of every counter an impression feeds, in
+    `counter_ops` order; memoised per snapshot (the same ad is reserved again and again)."""
+    memo = _COUNTED.get(snapshot)
+    if memo is None:
+        memo = _COUNTED[snapshot] = {}
+    hit = memo.get((line_item_id, creative_id))
+    if hit is None:
+        hit = tuple((f"{scope}:{entity}:{window}", window, key_ttl(window))
+                    for scope, entity in _entities(snapshot, line_item_id, creative_id)
+                    for window in snapshot.counted_windows.get((scope, entity), ()))
+        if len(memo) > 200_000:
+            memo.clear()
+        memo[(line_item_id, creative_id)] = hit
+    return hit
+
+
 def counter_ops(snapshot: CatalogSnapshot, device_key: str, line_item_id: str, creative_id: str,
-                now: float, amount: int = 1) -> list[tuple[str, int, float | None]]:
-    """The (key, amount, ttl) increments one impression makes."""
-    ops: list[tuple[str, int, float | None]] = []
-    for scope, entity in _entities(snapshot, line_item_id, creative_id):
-        for window in snapshot.counted_windows.get((scope, entity), ()):
-            ops.append((cap_key(device_key, scope, entity, window, now, snapshot.tz_offset_s), amount,
-                        key_ttl(window)))
-    return ops
+                now: float, amount: int = 1, buckets: dict[str, int] | None = None) -> list[tuple[str, int, float | None]]:
+    """The (key, amount, ttl) increments one impression makes (`buckets`: `window_buckets`
+    of `now`, when the caller has them)."""
+    counted = _counted(snapshot, line_item_id, creative_id)
+    if not counted:
+        return []
+    if buckets is None:
+        buckets = window_buckets(now, snapshot.tz_offset_s)
+    return [(f"cap:{device_key}:{mid}:{buckets[window]}", amount, ttl) for mid, window, ttl in counted]
 
 
 @dataclass
@@ -131,8 +154,9 @@ async def reserve(store: Store, snapshot: CatalogSnapshot, device_key: str, ads:
     pass one of its line item's caps is rolled back. Returns which ads hold; updates `counts`."""
     ops: list[tuple[str, int, float | None]] = []
     spans = []
+    buckets = window_buckets(now, snapshot.tz_offset_s)
     for cand, _ in ads:
-        mine = counter_ops(snapshot, device_key, cand.line_item.id, cand.creative.id, now)
+        mine = counter_ops(snapshot, device_key, cand.line_item.id, cand.creative.id, now, buckets=buckets)
         spans.append((len(ops), len(mine)))
         ops += mine
     if not ops:
@@ -141,7 +165,6 @@ async def reserve(store: Store, snapshot: CatalogSnapshot, device_key: str, ads:
     seen = dict(zip((k for k, _, _ in ops), values, strict=True))
     ok: list[bool] = []
     rollback: list[tuple[str, int, float | None]] = []
-    buckets = window_buckets(now, snapshot.tz_offset_s)
     for (cand, _), (start, length) in zip(ads, spans, strict=True):
         fine = True
         for n, window, scope, entity in cand.cap_specs:

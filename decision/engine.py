@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,8 +37,15 @@ from decision.auction import (
     floors,
     values,
 )
-from decision.caps import SessionCounts, cap_violation, keys_to_read, reserve, window_buckets
-from decision.catalog import TIERS, Candidate, CatalogSnapshot, cap_entity
+from decision.caps import SessionCounts, cap_violation, reserve, window_buckets
+from decision.catalog import (
+    TIER_RANK,
+    TIERS,
+    WINDOW_SECONDS,
+    Candidate,
+    CatalogSnapshot,
+    cap_entity,
+)
 from decision.pacing_gate import OpenGate, PacingGate
 from decision.pod import BreakSpec, PlacedAd, Pod, StreamHistory
 from decision.podding import PodConstraints, PodItem, solve
@@ -119,6 +127,78 @@ class _Separation:
             self.owners.setdefault(("l", x), set()).add(adv)
 
 
+class _Prepared:
+    """What a snapshot lets the engine derive once instead of per request: static values,
+    floor masks per floor pair, per-request-context masks (LRU: contexts repeat), and the
+    frequency caps of every candidate resolved to counter ids."""
+
+    CONTEXT_LRU = 512
+
+    def __init__(self, snap: CatalogSnapshot, config: EngineConfig) -> None:
+        arr = snap.arrays
+        self.snap = snap
+        self.ub_value = values(arr.c_tier_rank, arr.c_ub_ecpm)
+        # the flight filter only changes at a start or end instant: key it by the interval `now` is in
+        self.flight_bounds = np.unique(np.concatenate([arr.li_start, arr.li_end]))
+        self.within: dict[tuple, np.ndarray] = {}
+        self.static: dict[tuple, np.ndarray] = {}
+        self.floor_ok: dict[tuple[float, float], np.ndarray] = {}
+        self.masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        # caps: the store-window checks of every candidate, flattened in spec order (CSR:
+        # candidate i owns cap_id[cap_ptr[i]:cap_ptr[i + 1]]), counters numbered; stream-window
+        # checks stay per candidate (they only matter with a history)
+        cap_ids: dict[tuple[str, str, str], int] = {}
+        ptr = [0]
+        flat_id: list[int] = []
+        flat_n: list[int] = []
+        stream_checks: list[tuple[tuple[int, tuple[str, str]], ...]] = []
+        for c in snap.candidates:
+            mine: list[tuple[int, tuple[str, str]]] = []
+            for n, window, scope, entity in c.cap_specs:
+                if window == "stream":
+                    mine.append((n, (scope, entity)))
+                elif window in WINDOW_SECONDS:
+                    flat_id.append(cap_ids.setdefault((scope, entity, window), len(cap_ids)))
+                    flat_n.append(n)
+            ptr.append(len(flat_id))
+            stream_checks.append(tuple(mine))
+        self.cap_ptr = np.array(ptr, dtype=np.int64)
+        self.cap_id = np.array(flat_id, dtype=np.int64)
+        self.cap_n = np.array(flat_n, dtype=np.int64)
+        self.c_capped = np.array([bool(c.cap_specs) for c in snap.candidates], dtype=bool)
+        self.stream_checks = stream_checks
+        self.cap_mid = [(f"{scope}:{entity}:{window}", window) for (scope, entity, window) in cap_ids]
+        self._suffix_buckets: dict[str, int] | None = None
+        self._suffix: dict[int, str] = {}
+
+    def cap_suffixes(self, buckets: dict[str, int]) -> dict[int, str]:
+        """`scope:entity:window:bucket` per counter id, for the current buckets."""
+        if buckets != self._suffix_buckets:
+            self._suffix_buckets = buckets
+            self._suffix = {}
+        return self._suffix
+
+    def cap_key_suffix(self, suffix: dict[int, str], cid: int, buckets: dict[str, int]) -> str:
+        mid, window = self.cap_mid[cid]
+        out = suffix[cid] = f"{mid}:{buckets[window]}"
+        return out
+
+    def flight_epoch(self, now: float) -> int:
+        return int(np.searchsorted(self.flight_bounds, now, side="right"))
+
+    def cached_mask(self, key: tuple) -> np.ndarray | None:
+        hit = self.masks.get(key)
+        if hit is not None:
+            self.masks.move_to_end(key)
+        return hit
+
+    def store_mask(self, key: tuple, mask: np.ndarray) -> None:
+        self.masks[key] = mask
+        if len(self.masks) > self.CONTEXT_LRU:
+            self.masks.popitem(last=False)
+
+
+
 class Engine:
     def __init__(self, catalog: CatalogSnapshot, *, store: Store, clock: Callable[[], float] = time.time,
                  rng: random.Random | None = None, scorer: Scorer | None = None, pacing: PacingGate | None = None,
@@ -133,6 +213,13 @@ class Engine:
         self.config = config or EngineConfig()
         self.policy = Policy(self.config.policy)
         self._conflict_cache: dict[Candidate, frozenset] = {}
+        self._prepared: _Prepared | None = None
+
+    def _prepare(self, snap: CatalogSnapshot) -> _Prepared:
+        prep = self._prepared
+        if prep is None or prep.snap is not snap:
+            prep = self._prepared = _Prepared(snap, self.config)
+        return prep
 
     @property
     def catalog(self) -> CatalogSnapshot:
@@ -202,41 +289,59 @@ class Engine:
         arr = snap.arrays
         if not breaks:
             return ()
+        prep = self._prepare(snap)
         positions = sorted({b.position for b in breaks})
+        local = datetime.fromtimestamp(now + snap.tz_offset_s, tz=UTC)
         base = Trace(snap.version, now) if trace else None
         if base is not None:
             base.context = {k: sorted(v) for k, v in build_context(request, now, snap.tz_offset_s, None).items()}
 
-        # line-item and static candidate filters, per break position
-        c_static = None
-        for st in self._c_stages(snap, request):
-            c_static = st[2] if c_static is None else c_static & st[2]
+        # line-item and static candidate filters, per break position; the result depends on
+        # the request only through this key, so repeated contexts reuse it
+        how = local.weekday() * 24 + local.hour
+        personalised = request.personalised
+        epoch = prep.flight_epoch(now)
+        ctx_key = (epoch, how, request.country, request.region, request.dma, request.device_type, request.genre,
+                   request.rating, request.channel, request.live, personalised,
+                   request.segments if personalised else ())
         c_by_pos: dict[str, np.ndarray] = {}
         for pos in positions:
-            li_mask = None
-            for st in self._li_stages(snap, request, now, pos, exact=False):
-                li_mask = st[2] if li_mask is None else li_mask & st[2]
-            c_by_pos[pos] = li_mask[arr.c_li] & c_static
+            key = (*ctx_key, pos)
+            mask = prep.cached_mask(key)
+            if mask is None:
+                within = self._within(prep, snap, request, now, local, epoch, how, personalised)
+                li_mask = snap.index.match(build_context(request, now, snap.tz_offset_s, pos), within)
+                mask = li_mask[arr.c_li] & self._static_mask(prep, snap, request)
+                prep.store_mask(key, mask)
+            c_by_pos[pos] = mask
         longest = max(b.duration_s for b in breaks)
         if cfg.max_ad_duration_s is not None:
             longest = min(longest, cfg.max_ad_duration_s)
-        union = np.logical_or.reduce(list(c_by_pos.values())) & (arr.c_duration <= longest + 1e-6)
-        idx = np.flatnonzero(union)
+        union = c_by_pos[positions[0]] if len(positions) == 1 else np.logical_or.reduce(list(c_by_pos.values()))
+        union = union & (arr.c_duration <= longest + 1e-6)
         drops: list[tuple[str, str, Candidate, str | None]] = []
 
         # floors on the eCPM upper bound, then the scoring budget
-        ctx_dp = daypart_of(datetime.fromtimestamp(now + snap.tz_offset_s, tz=UTC).hour)
+        ctx_dp = daypart_of(local.hour)
         f_cpm, f_sec = context_floor(snap.floors, cfg.auction, channel=request.channel, genre=request.genre,
                                      daypart=ctx_dp, rating=request.rating)
-        ub = arr.c_ub_ecpm[idx]
-        fl = floors(arr.c_duration[idx], arr.c_tier_rank[idx], f_cpm, f_sec, cfg.auction)
+        floor_ok = prep.floor_ok.get((f_cpm, f_sec))
+        if floor_ok is None:
+            floor_ok = arr.c_ub_ecpm >= floors(arr.c_duration, arr.c_tier_rank, f_cpm, f_sec, cfg.auction)
+            if len(prep.floor_ok) > 64:
+                prep.floor_ok.clear()
+            prep.floor_ok[(f_cpm, f_sec)] = floor_ok
         if trace:
-            for i, e, f in zip(idx[ub < fl], ub[ub < fl], fl[ub < fl], strict=True):
+            below = np.flatnonzero(union & ~floor_ok)
+            ub = arr.c_ub_ecpm[below]
+            fl = floors(arr.c_duration[below], arr.c_tier_rank[below], f_cpm, f_sec, cfg.auction)
+            for i, e, f in zip(below, ub, fl, strict=True):
                 drops.append(("auction", "below_floor", snap.candidates[i], f"ecpm {e:.0f} < floor {f:.0f}"))
-        idx = idx[ub >= fl]
+        idx = np.flatnonzero(union & floor_ok)
         if len(idx) > cfg.max_scored + cfg.tier_reserve:
-            idx = self._budget(idx, arr, trace, drops, snap)
-        cands = [snap.candidates[i] for i in idx]
+            idx = self._budget(idx, arr, trace, drops, snap, prep.ub_value)
+        all_cands = snap.candidates
+        cands = [all_cands[i] for i in idx.tolist()]
 
         # pacing gate: one draw per line item per request
         if not isinstance(self.pacing, OpenGate) and cands:
@@ -253,25 +358,53 @@ class Engine:
                     drops.append(("pacing", "paced", c, None))
             cands = kept
 
-        # frequency caps (store windows and stream window)
+        # frequency caps (store windows and stream window): one read of each distinct counter
         device = request.device_key
         counts: dict[str, int] = {}
         buckets = window_buckets(now, snap.tz_offset_s)
-        capped = [c for c in cands if c.cap_specs]
+        cidx = idx if len(cands) == len(idx) else np.fromiter((c.index for c in cands), np.int64, len(cands))
+        capped = bool(prep.c_capped[cidx].any())
+        violated: np.ndarray | None = None
         if capped:
-            keys = keys_to_read(capped, device, buckets)
-            counts = dict(zip(keys, await self.store.get_ints(keys), strict=True))
+            # the store-window counters of the candidates, read once each in first-use order
+            start = prep.cap_ptr[cidx]
+            lens = prep.cap_ptr[cidx + 1] - start
+            total = int(lens.sum())
+            ends = np.cumsum(lens)
+            flat = np.repeat(start - ends + lens, lens) + np.arange(total)
+            fid = prep.cap_id[flat]
+            uniq, first, inverse = np.unique(fid, return_index=True, return_inverse=True)
+            order = np.argsort(first, kind="stable")
+            ids = uniq[order].tolist()
+            suffix = prep.cap_suffixes(buckets)
+            prefix = f"cap:{device}:"
+            keys = [prefix + (suffix.get(i) or prep.cap_key_suffix(suffix, i, buckets)) for i in ids]
+            got = await self.store.get_ints(keys)
+            counts = dict(zip(keys, got, strict=True))
+            if total:
+                seen = np.empty(len(ids), dtype=np.int64)
+                seen[order] = got
+                hit = seen[inverse.reshape(-1)] >= prep.cap_n[flat]
+                violated = np.zeros(len(cands), dtype=bool)
+                violated[np.repeat(np.arange(len(cands)), lens)[hit]] = True
         stream = SessionCounts.from_history(history)
         separation = _Separation.from_history(history)
         if capped:
-            kept = []
-            for c in cands:
-                why = cap_violation(c, device, buckets, counts, stream) if c.cap_specs else None
-                if why is None:
-                    kept.append(c)
-                else:
-                    drops.append(("caps", "frequency_cap", c, why))
-            cands = kept
+            if stream.counts:
+                seen_stream = stream.counts
+                checks = prep.stream_checks
+                extra = [any(seen_stream.get(k, 0) >= n for n, k in checks[c.index]) for c in cands]
+                violated = np.array(extra, dtype=bool) if violated is None else violated | np.array(extra, dtype=bool)
+            if violated is not None and violated.any():
+                kept = []
+                for c, bad in zip(cands, violated.tolist(), strict=True):
+                    if bad:
+                        drops.append(("caps", "frequency_cap", c,
+                                      cap_violation(c, device, buckets, counts, stream) if trace else None))
+                    else:
+                        kept.append(c)
+                cands = kept
+                cidx = cidx[~violated]
 
         if cfg.stream_separation and separation.owners:
             kept = []
@@ -284,7 +417,8 @@ class Engine:
             cands = kept
 
         # scoring, one batched call
-        cidx = idx if len(cands) == len(idx) else np.fromiter((c.index for c in cands), np.int64, len(cands))
+        if len(cands) != len(cidx):
+            cidx = np.fromiter((c.index for c in cands), np.int64, len(cands))
         batch = await self._score(request, cands, cidx, arr)
         pc = np.asarray(batch.p_complete, dtype=np.float64) if cands else np.zeros(0)
         ecpm = ecpm_micros(arr.c_rate[cidx], arr.c_cpcv[cidx], pc)
@@ -307,27 +441,60 @@ class Engine:
                         tr.drop(stage, reason, c.line_item.id, c.creative.id, detail)
             pod = await self._pod(snap, request, spec, cands, cidx, ecpm, floor, value, above,
                                   c_by_pos[spec.position], counts, stream, separation, now, batch, tr,
-                                  recheck=any(p.ads for p in pods))
+                                  recheck=any(p.ads for p in pods), device=device, buckets=buckets)
             pods.append(pod)
         return tuple(pods)
 
-    def _budget(self, idx: np.ndarray, arr, trace: bool, drops: list, snap: CatalogSnapshot) -> np.ndarray:
+    def _budget(self, idx: np.ndarray, arr, trace: bool, drops: list, snap: CatalogSnapshot,
+                ub_value: np.ndarray) -> np.ndarray:
         """The best `max_scored` candidates by eCPM upper bound within tier, plus the best
         `tier_reserve` of every tier."""
         cfg = self.config
-        ubv = values(arr.c_tier_rank[idx], arr.c_ub_ecpm[idx])
+        ubv = ub_value[idx]
         keep = np.zeros(len(idx), dtype=bool)
-        keep[np.argpartition(-ubv, cfg.max_scored)[:cfg.max_scored]] = True
+        top = np.argpartition(-ubv, cfg.max_scored)[:cfg.max_scored]
+        keep[top] = True
+        cut = ubv[top].min() if len(top) else np.inf  # everything above the cut is kept, ties at it partly
         tiers = arr.c_tier_rank[idx]
-        for t in np.unique(tiers):
+        for t in np.flatnonzero(np.bincount(tiers)):
             pos = np.flatnonzero(tiers == t)
             if len(pos) > cfg.tier_reserve:
-                pos = pos[np.argpartition(-ubv[pos], cfg.tier_reserve)[:cfg.tier_reserve]]
+                tv = ubv[pos]
+                if np.count_nonzero(tv > cut) >= cfg.tier_reserve:
+                    continue  # the tier's best `tier_reserve` are all above the cut: kept already
+                pos = pos[np.argpartition(-tv, cfg.tier_reserve)[:cfg.tier_reserve]]
             keep[pos] = True
         if trace:
             for i in idx[~keep]:
                 drops.append(("auction", "rank_cutoff", snap.candidates[i], "scoring budget"))
         return idx[keep]
+
+    def _within(self, prep: _Prepared, snap: CatalogSnapshot, request: AdRequest, now: float, local: datetime,
+                epoch: int, how: int, personalised: bool) -> np.ndarray:
+        """Flight, daypart, rating and privacy over line items: few distinct values, cached."""
+        key = (epoch, how, request.rating, personalised)
+        hit = prep.within.get(key)
+        if hit is None:
+            arr = snap.arrays
+            hit = (arr.li_start <= now) & (now < arr.li_end) & arr.li_hours[:, how] & arr.li_rating_ok[request.rating]
+            if not personalised:
+                hit &= ~arr.li_uses_segments
+            if len(prep.within) > 256:
+                prep.within.clear()
+            prep.within[key] = hit
+        return hit
+
+    def _static_mask(self, prep: _Prepared, snap: CatalogSnapshot, request: AdRequest) -> np.ndarray:
+        key = (request.channel, self.policy.is_kids(request.rating))
+        hit = prep.static.get(key)
+        if hit is None:
+            hit = None
+            for st in self._c_stages(snap, request):
+                hit = st[2] if hit is None else hit & st[2]
+            if len(prep.static) > 256:
+                prep.static.clear()
+            prep.static[key] = hit
+        return hit
 
     def _trace_break_filters(self, tr: Trace, snap: CatalogSnapshot, request: AdRequest, now: float,
                              position: str) -> None:
@@ -353,7 +520,8 @@ class Engine:
     async def _pod(self, snap: CatalogSnapshot, request: AdRequest, spec: BreakSpec, cands: list[Candidate],
                    cidx: np.ndarray, ecpm: np.ndarray, floor: np.ndarray, value: np.ndarray, above: np.ndarray,
                    c_pos: np.ndarray, counts: dict[str, int], stream: SessionCounts, separation: _Separation,
-                   now: float, batch: ScoreBatch, tr: Trace | None, *, recheck: bool) -> Pod:
+                   now: float, batch: ScoreBatch, tr: Trace | None, *, recheck: bool, device: str,
+                   buckets: dict[str, int]) -> Pod:
         cfg = self.config
         arr = snap.arrays
         max_ad = spec.duration_s if cfg.max_ad_duration_s is None else min(spec.duration_s, cfg.max_ad_duration_s)
@@ -367,10 +535,8 @@ class Engine:
         ok &= ~too_long
         order_ = np.flatnonzero(ok)
         order_ = order_[np.argsort(-value[order_], kind="stable")]
-        device = request.device_key
-        buckets = window_buckets(now, snap.tz_offset_s)
         bids: list[Bid] = []
-        for j in order_:
+        for j in order_.tolist():
             c = cands[j]
             why = separation.conflict(c) if cfg.stream_separation and recheck else None
             if why is not None:
@@ -388,7 +554,7 @@ class Engine:
                     break
                 tr.drop("auction", "rank_cutoff", c.line_item.id, c.creative.id, None)
                 continue
-            bids.append(Bid(int(j), TIER_NAMES[int(arr.c_tier_rank[c.index])], float(ecpm[j]), float(floor[j]),
+            bids.append(Bid(j, TIER_NAMES[TIER_RANK[c.line_item.tier]], float(ecpm[j]), float(floor[j]),
                             float(value[j]), c.line_item.id))
         if tr is not None:
             tr.count("ranked", len(bids))

@@ -11,7 +11,7 @@ Per-snapshot filters are numpy bool vectors over line items or candidates (bitse
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -75,6 +75,8 @@ class TargetingIndex:
     neg: dict[tuple[str, str], np.ndarray]
     residual: np.ndarray
     predicates: tuple[Any, ...]
+    _accs: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
+    _flags: dict[str, bool] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, line_items: Sequence[LineItem]) -> TargetingIndex:
@@ -140,9 +142,22 @@ class TargetingIndex:
         """Bool vector over line items whose targeting matches `ctx`. Residual
         predicates are evaluated only where `within` (when given) is also true."""
         m = np.ones(self.size, dtype=bool) if within is None else within.copy()
+        accs = self._accs
         for attr in self.attrs:
+            values = ctx.get(attr, ())
+            if len(values) == 1:
+                (v,) = values
+                acc = accs.get((attr, v))
+                if acc is None:  # unconstrained | pos[v], built once per literal the requests use
+                    pos = self.pos[attr].get(v)
+                    acc = self.unconstrained[attr] if pos is None else self.unconstrained[attr] | pos
+                    if len(accs) > 65_536:
+                        accs.clear()
+                    accs[(attr, v)] = acc
+                m &= acc
+                continue
             pos = self.pos[attr]
-            hits = [pos[v] for v in ctx.get(attr, ()) if v in pos]
+            hits = [pos[v] for v in values if v in pos]
             acc = self.unconstrained[attr]
             if hits:
                 acc = acc | hits[0]
@@ -162,10 +177,15 @@ class TargetingIndex:
                 out = self.neg.get((attr, v))
                 if out is not None:
                     m[out] = False
-        for i in np.flatnonzero(m & self.residual):
+        res = np.flatnonzero(m & self.residual) if self.has_residual else ()
+        for i in res:
             if not self.predicates[i](ctx):
                 m[i] = False
         return m
+
+    @property
+    def has_residual(self) -> bool:
+        return bool(self._flags.setdefault("residual", bool(self.residual.any())))
 
 
 @dataclass(frozen=True, eq=False)

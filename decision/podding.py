@@ -107,22 +107,37 @@ def order(items: Sequence[PodItem]) -> tuple[PodItem, ...]:
                  + [i for i in ranked if i.position == "last"])
 
 
-def _prune(items: Sequence[PodItem]) -> list[PodItem]:
+def _prune(items: Sequence[PodItem], units: dict[float, int]) -> list[PodItem]:
     groups: dict[frozenset[Hashable], list[PodItem]] = {}
     kept: list[PodItem] = []
     for it in items:
         if it.conflicts:
-            groups.setdefault(it.conflicts, []).append(it)
+            group = groups.get(it.conflicts)
+            if group is None:
+                groups[it.conflicts] = [it]
+            else:
+                group.append(it)
         else:
             kept.append(it)
     for group in groups.values():
+        if len(group) == 1:
+            kept.append(group[0])
+            continue
         best_units = math.inf
         for it in sorted(group, key=lambda i: (-i.value, i.duration_s)):
-            u = _units(it.duration_s)
+            u = units[it.duration_s]
             if u < best_units:
                 kept.append(it)
                 best_units = u
     return kept
+
+
+class _Units(dict):
+    """duration -> whole seconds, memoised (a break has a handful of distinct durations)."""
+
+    def __missing__(self, d: float) -> int:
+        u = self[d] = _units(d)
+        return u
 
 
 def _components(items: Sequence[PodItem]) -> list[list[PodItem]]:
@@ -154,18 +169,22 @@ def _components(items: Sequence[PodItem]) -> list[list[PodItem]]:
 
 
 def _options(comp: list[PodItem], unit: int, max_units: int, max_ads: int, max_subsets: int,
-             deadline: float | None, clock: Callable[[], float]) -> dict[tuple[int, int], tuple[float, tuple[PodItem, ...]]]:
+             deadline: float | None, clock: Callable[[], float],
+             whole: dict[float, int] | None = None) -> dict[tuple[int, int], tuple[float, tuple[PodItem, ...]]]:
     """Best conflict-free subset of the component per (count, units)."""
+    if whole is None:
+        whole = _Units()
     best: dict[tuple[int, int], tuple[float, tuple[PodItem, ...]]] = {}
-    common = reduce(lambda a, b: a & b, (i.conflicts for i in comp))
-    if common or len(comp) == 1:  # a clique: one item at most
+    if len(comp) == 1 or reduce(lambda a, b: a & b, (i.conflicts for i in comp)):  # a clique: one item at most
         for it in comp:
-            k = (1, _units(it.duration_s) // unit)
-            if k[1] <= max_units and (k not in best or it.value > best[k][0]):
-                best[k] = (it.value, (it,))
+            k = (1, whole[it.duration_s] // unit)
+            if k[1] <= max_units:
+                cur = best.get(k)
+                if cur is None or it.value > cur[0]:
+                    best[k] = (it.value, (it,))
         return best
     comp = sorted(comp, key=lambda i: -i.value)
-    units = [_units(i.duration_s) // unit for i in comp]
+    units = [whole[i.duration_s] // unit for i in comp]
     visited = 0
 
     def dfs(start: int, used: frozenset[Hashable], count: int, u: int, value: float, chosen: tuple[PodItem, ...]) -> None:
@@ -192,27 +211,31 @@ def _options(comp: list[PodItem], unit: int, max_units: int, max_ads: int, max_s
 def _dp(items: Sequence[PodItem], constraints: PodConstraints, time_box_s: float | None, max_subsets: int,
         clock: Callable[[], float]) -> list[PodItem]:
     deadline = None if time_box_s is None else clock() + time_box_s
-    items = _prune(items)
+    whole = _Units()
+    items = _prune(items, whole)
     break_units = int(math.floor(constraints.duration_s + EPS))
-    unit = reduce(math.gcd, (_units(i.duration_s) for i in items), break_units) or 1
+    unit = reduce(math.gcd, (whole[i.duration_s] for i in items), break_units) or 1
     max_units = break_units // unit
     max_ads = constraints.max_ads
-    # state (count, units) -> (value, chain of chosen option tuples as a linked list)
+    # state (count, units) -> (value, chain of chosen option tuples as a linked list). Dict
+    # order is first-reached order: the final max keeps the first of equal values.
     states: dict[tuple[int, int], tuple[float, Any]] = {(0, 0): (0.0, None)}
     for comp in _components(items):
         if deadline is not None and clock() > deadline:
             raise _Timeout
-        options = _options(comp, unit, max_units, max_ads, max_subsets, deadline, clock)
+        options = _options(comp, unit, max_units, max_ads, max_subsets, deadline, clock, whole)
         new = dict(states)
+        old = list(states.items())
         for (oc, ou), (ov, oitems) in options.items():
-            for (c, u), (v, chain) in states.items():
-                nc, nu = c + oc, u + ou
-                if nc > max_ads or nu > max_units:
+            room_c, room_u = max_ads - oc, max_units - ou
+            for (c, u), (v, chain) in old:
+                if c > room_c or u > room_u:
                     continue
                 nv = v + ov
-                cur = new.get((nc, nu))
+                key = (c + oc, u + ou)
+                cur = new.get(key)
                 if cur is None or nv > cur[0]:
-                    new[(nc, nu)] = (nv, (oitems, chain))
+                    new[key] = (nv, (oitems, chain))
         states = new
     _, chain = max(states.values(), key=lambda s: s[0])
     chosen: list[PodItem] = []
