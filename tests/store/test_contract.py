@@ -117,3 +117,18 @@ async def test_redis_outage_raises_store_unavailable():
     with pytest.raises(StoreUnavailable):
         await s.incr("x")
     await s.close()
+
+
+async def test_memory_store_sweeps_expired_keys_without_touching_live_ones():
+    clock = FakeClock()
+    s = MemoryStore(clock=clock, sweep_every=16)
+    for i in range(100):
+        await s.set(f"short:{i}", "x", ttl=1)
+        await s.set(f"long:{i}", "x", ttl=100)
+    await s.expire("short:0", 1000)  # a changed TTL leaves a stale heap entry behind
+    clock.now += 2
+    for i in range(32):
+        await s.incr(f"touch:{i}")  # writes trigger the sweep
+    assert not any(k.startswith("short:") and k != "short:0" for k in s._data)
+    assert await s.get("short:0") == b"x"
+    assert [await s.get(f"long:{i}") for i in range(100)] == [b"x"] * 100
