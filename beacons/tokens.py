@@ -30,7 +30,6 @@ from urllib.parse import quote
 import orjson
 
 from beacons.errors import TokenExpired, TokenInvalid
-from decision.request import device_ref
 from beacons.vocabulary import (
     BAD_SIGNATURE,
     EVENTS,

@@ -19,7 +19,7 @@ import vast
 from beacons.tokens import TokenSigner, claims_for_ad, context_from_request, tracking_urls
 from decision.pod import BreakSpec, Pod
 from decision.request import AdRequest
-from gateway.fetch import FetchError, Fetcher, FetchRefused, FetchTimeout
+from gateway.fetch import Fetcher, FetchError, FetchRefused, FetchTimeout
 from gateway.keys import SETTINGS
 from gateway.services import FETCHER, SIGNER, decide
 

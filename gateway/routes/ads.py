@@ -10,8 +10,8 @@ from aiohttp import web
 import vast
 from decision.pod import BreakSpec
 from decision.request import AdRequest, parse_ad_request
-from gateway.adserving import serve_breaks, trace_json
 from gateway.admin import admin_denied
+from gateway.adserving import serve_breaks, trace_json
 from gateway.keys import SETTINGS
 from gateway.peers import client_ip
 

@@ -12,7 +12,6 @@ from beacons.spool import KIND_EVENT, KIND_INVALID
 from beacons.tokens import KeyRing, TokenSigner
 from gateway.app import create_app
 from gateway.config import load_settings
-from gateway.routes import MODULES
 from gateway.routes import beacons as beacon_routes
 from gateway.services import SIGNER
 from tests.beacons.helpers import KEYS, check_events, check_invalid, claims

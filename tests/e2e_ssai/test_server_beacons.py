@@ -12,8 +12,6 @@ from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.routes import MODULES
-from gateway.routes import beacons as beacon_routes
 from tests.e2e_ssai.helpers import ad_blocks
 from tests.support.services import free_port
 
