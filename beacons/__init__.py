@@ -28,11 +28,11 @@ from beacons.tokens import (
     TokenSigner,
     claims_for_ad,
     context_from_request,
-    device_ref,
     tracking_url,
     tracking_urls,
 )
 from beacons.validate import RawBeacon
+from decision.request import device_ref
 
 __all__ = [
     "BeaconError", "BeaconIntake", "BeaconPipeline", "ConsumerStats", "Counters", "Deduper", "Forwarder",

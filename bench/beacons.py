@@ -46,7 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
-from beacons.tokens import KeyRing, TokenClaims, TokenSigner, device_ref  # noqa: E402
+from beacons.tokens import KeyRing, TokenClaims, TokenSigner  # noqa: E402
+from decision.request import device_ref  # noqa: E402
 
 KEYS = "b1:bench-secret-0123456789abcdef"
 MINIMAL = """

@@ -14,8 +14,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from jsonschema import Draft202012Validator
 
 from beacons.events import load_schema
-from beacons.tokens import KeyRing, TokenClaims, TokenSigner, device_ref
+from beacons.tokens import KeyRing, TokenClaims, TokenSigner
 from beacons.validate import RawBeacon
+from decision.request import device_ref
 
 KEYS = "k2:second-secret-0123456789,k1:first-secret-0123456789"
 EVENT_VALIDATOR = Draft202012Validator(load_schema("ad_event"))

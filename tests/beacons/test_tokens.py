@@ -11,13 +11,12 @@ from beacons.tokens import (
     TokenSigner,
     claims_for_ad,
     context_from_request,
-    device_ref,
     tracking_url,
     tracking_urls,
 )
 from beacons.vocabulary import BAD_SIGNATURE, MALFORMED_TOKEN, REVOKED_KEY, UNKNOWN_KEY
 from decision.pod import Creative, PlacedAd
-from decision.request import parse_ad_request
+from decision.request import device_ref, parse_ad_request
 from tests.beacons.helpers import KEYS, claims, signer
 
 NOW = 1_800_000_000.0
