@@ -11,13 +11,14 @@ import orjson
 from aiohttp import web
 
 from beacons.intake import IntakeConfig, Verdict
+from beacons.local_counter import LocalCounter
 from beacons.pipeline import BeaconPipeline, default_gateway_id
 from beacons.privacy import Network, client_ip, parse_networks
 from beacons.validate import RawBeacon
-from gateway.health import DEGRADED, OK
+from gateway.health import DEGRADED, DOWN, OK
 from gateway.keys import HEALTH, SETTINGS, STORE
 from gateway.problems import problem
-from gateway.services import SIGNER
+from gateway.services import ENGINE, SIGNER
 
 PIPELINE: web.AppKey[BeaconPipeline] = web.AppKey("beacon_pipeline", BeaconPipeline)
 # what the handlers read per request, resolved once (settings parsing is not free)
@@ -39,8 +40,17 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     app[PIPELINE] = pipeline
     app[TRUSTED] = parse_networks(settings.trusted_proxies)
 
+    counter = None
+    if pipeline.forwarder is None:
+        engine = app.get(ENGINE)
+        counter = LocalCounter(pipeline.spool, app[STORE], catalog=(lambda: engine.catalog) if engine else None)
+        counter.start()
+
     async def probe() -> tuple[str, str]:
         depth = pipeline.spool.depth_bytes
+        # within a record or two of the cap, every beacon would get 503: out of the LB
+        if depth >= pipeline.spool.max_bytes - (64 << 10):
+            return DOWN, f"spool full ({depth} of {pipeline.spool.max_bytes} bytes)"
         forwarder = pipeline.forwarder
         if forwarder is None:
             return OK, f"spool-only, {depth} bytes"
@@ -48,8 +58,11 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
             return DEGRADED, f"kafka unreachable, spooling ({depth} bytes): {forwarder.last_error or ''}"[:200]
         return OK, f"{depth} bytes awaiting kafka"
 
-    app[HEALTH].register("spool", probe, critical=False)
+    # critical: an instance whose spool is full cannot accept a beacon without losing it
+    app[HEALTH].register("spool", probe, critical=True)
     yield
+    if counter is not None:
+        await counter.stop()
     await pipeline.close(drain_timeout_s=5.0)
 
 
