@@ -1,41 +1,48 @@
 """Budget pacing: a participation rate per line item, recomputed from shared counters.
 
 Every gateway instance runs one `PacingController` (it implements `PacingGate`). The
-engine drops a candidate with probability `1 - participation(line_item, now)`.
+engine drops a candidate line item with probability `1 - participation(line_item, now)`.
 `refresh(now)` — called every few seconds by the gateway, or by the simulator on its
 virtual clock — reads the shared counters and recomputes every rate:
 
-    p = remaining goal / (value per request at full participation x expected remaining requests)
+    p = remaining goal x ramp(now) / (value per eligible request x eligible share
+                                      x expected remaining requests, ramp-weighted)
 
-`value per request` is learned from the counters themselves (goal units delivered per
-request offered at participation p, smoothed over `smoothing_s`); `expected remaining
-requests` comes from `decision.forecast.TrafficForecast` fed by the shared hourly
-request counters. Because every input is a shared counter, instances refreshing at the
-same time compute the same rate, and because the rate is proportional to the remaining
-goal it re-plans continuously: behind plan it speeds up, ahead it slows down, and a
-traffic step or spike changes spend in proportion to the traffic while the rate stays
-put. Modes: `even` (spend follows traffic), `frontloaded` (weights the plan by a
-decreasing ramp, 1 + f at the period start to 1 - f at its end), `asap` (p = 1).
+`value per eligible request` (goal units delivered per eligible request offered, i.e.
+at participation 1) and `eligible share` (how many requests the engine asked about this
+line item, i.e. passed its targeting, flight and policy) are learned from shared
+counters, smoothed over `smoothing_s`, and start from cautious priors (the line item's
+price as an upper bound x `prior_win_rate`; eligible everywhere). `expected remaining
+requests` comes from `decision.forecast` fed by the shared hourly request counters,
+restricted to the line item's dayparts. Because every input is shared, instances that
+refresh together compute the same rate; because the rate is proportional to the
+remaining goal, it re-plans continuously: behind plan it speeds up, ahead it slows down,
+and a traffic step or spike changes spend in proportion to the traffic while the rate
+stays put. Modes: `even` (spend follows traffic), `frontloaded` (a ramp from 1 + f at the
+period start to 1 - f at its end), `asap` (p = 1). With both a daily and a lifetime
+budget the smaller rate wins. A rate may drop at once but at most doubles per refresh.
 
-No instance may overspend by acting alone: the rate is also capped so that the spend
+No instance may overspend by acting alone: the rate is capped so that the spend
 expected before the next refresh, across all instances at the current global request
-rate, is at most `1/safety` of what remains (the per-refresh allowance); a goal that is
-met drops the rate to 0 at the next refresh. Instances that report their own decisions
-(`note_served`) additionally stop locally once they used their share of the allowance.
+rate, is at most `1/safety` of what remains (the per-refresh allowance), and a goal that
+is met drops the rate to 0 at the next refresh. Instances that report their own
+decisions (`note_served`) also stop locally once they used their share of the allowance.
+If the store cannot be read, the last rates hold for `max_stale_s`, then go to 0.
 
-Counter keys (integers in the store; days in the controller's time zone, UTC default):
+Counter keys (integers in the store; days in the catalog's time zone):
 
-    pace:spend:<line_item>:<yyyymmdd>   spend in currency micros that day
+    pace:spend:<line_item>:<yyyymmdd>   spend in currency micros that day (TTL 3 days)
     pace:spend:<line_item>:total        spend in micros over the line item's life
-    pace:imps:<line_item>:<yyyymmdd>    impressions that day (impression goals)
+    pace:imps:<line_item>:<yyyymmdd>    impressions that day
     pace:imps:<line_item>:total         impressions over the line item's life
     pace:req:total                      ad requests seen by all instances
-    pace:req:h:<yyyymmddhh>             ad requests in that hour (forecast history)
-    pace:offer:<line_item>:total        requests offered to the line item x participation,
-                                        in thousandths (the shared exposure estimate)
+    pace:req:h:<yyyymmddhh>             ad requests in that hour (forecast history, 9 days)
+    pace:elig:<line_item>:total         requests the line item was eligible for (the engine
+                                        asked its participation)
+    pace:offer:<line_item>:total        those requests x participation, in thousandths
 
 `record_delivery` is the one function that writes the delivery counters; the beacon
-consumer and the simulator both call it.
+consumer and the simulator both call it (with `spend_for_event` for the amount).
 """
 
 from __future__ import annotations
@@ -102,13 +109,16 @@ async def record_delivery(store: Any, line_item_id: str, now: float, *, spend_mi
         await store.incr_many(ops)
 
 
-def spend_for_event(goal_type: str, event: str, price_micros: int) -> int:
-    """Micros of spend an accepted event charges: CPM line items pay `price_micros`/1000 on
-    the impression; CPCV line items pay `price_micros` (the price per completed view) on
-    `complete`. Everything else charges nothing."""
-    goal = goal_type.upper()
-    if goal == "CPCV":
-        return int(price_micros) if event == "complete" else 0
+def spend_for_event(goal_type: str, event: str, price_micros: int, rate_micros: int | None = None) -> int:
+    """Micros of spend an accepted event charges. CPM line items pay the clearing price
+    (`price_micros`, CPM micros) / 1000 on the impression. CPCV line items pay their rate
+    per completed view on `complete`: pass the line item's `rate_micros` (an ad's
+    `price_micros` is its eCPM, rate x p(complete) x 1000, not the per-view price).
+    Everything else charges nothing."""
+    if goal_type.upper() == "CPCV":
+        if event != "complete":
+            return 0
+        return int(rate_micros if rate_micros is not None else price_micros)
     return round(price_micros / 1000) if event == "impression" else 0
 
 
@@ -130,6 +140,8 @@ class PacingSpec:
     end: float | None = None
     max_unit_per_request: float | None = None
     dayparts: tuple[tuple[tuple[int, ...], int, int], ...] = ()  # (days 0=Mon, start_hour, end_hour)
+    # hours of the week the targeting allows (`daypart` / `dow` in its top-level conjunction)
+    hours: tuple[bool, ...] | None = None
     # hour-of-week activity (168 booleans, Monday 00:00 first); None without dayparts
     mask: tuple[bool, ...] | None = field(default=None, init=False, compare=False, repr=False)
 
@@ -138,9 +150,10 @@ class PacingSpec:
             raise ValueError(f"pacing mode must be one of {MODES}, got {self.mode!r}")
         if self.unit not in UNITS:
             raise ValueError(f"pacing unit must be one of {UNITS}, got {self.unit!r}")
-        if self.dayparts:
+        if self.dayparts or self.hours is not None:
             object.__setattr__(self, "mask", tuple(
-                any(dow in days and start <= hod < end for days, start, end in self.dayparts)
+                (not self.dayparts or any(dow in days and start <= hod < end for days, start, end in self.dayparts))
+                and (self.hours is None or self.hours[dow * 24 + hod])
                 for dow in range(7) for hod in range(24)))
 
     @property
@@ -177,7 +190,36 @@ class PacingSpec:
             max_unit_per_request=per_request or None,
             dayparts=tuple((tuple(d.days), int(d.start_hour), int(d.end_hour))
                            for d in getattr(li, "dayparts", ()) or ()),
+            hours=targeting_hours(getattr(li, "targeting", None)),
         )
+
+
+def targeting_hours(expr: Any) -> tuple[bool, ...] | None:
+    """Hours of the week (Monday 00:00 first) a targeting expression can match, read from
+    the `daypart` and `dow` leaves of its top-level conjunction (decision/targeting.py);
+    None when it does not restrict time."""
+    from decision.targeting import DAYPARTS, DOW
+
+    leaves = expr.get("all", [expr]) if isinstance(expr, dict) else []
+    hods: set[int] | None = None
+    dows: set[int] | None = None
+    for leaf in leaves:
+        if not isinstance(leaf, dict) or len(leaf) != 1:
+            continue
+        (op, arg), = leaf.items()
+        if op not in ("in", "eq") or not isinstance(arg, list) or len(arg) != 2:
+            continue
+        attr, values = arg
+        values = {str(v).lower() for v in (values if op == "in" else [values])}
+        if attr == "daypart":
+            allowed = {h for name, lo, hi in DAYPARTS if name in values for h in range(lo, hi)}
+            hods = allowed if hods is None else hods & allowed
+        elif attr == "dow":
+            allowed = {i for i, name in enumerate(DOW) if name in values}
+            dows = allowed if dows is None else dows & allowed
+    if hods is None and dows is None:
+        return None
+    return tuple((hods is None or h in hods) and (dows is None or d in dows) for d in range(7) for h in range(24))
 
 
 @dataclass(slots=True)
@@ -199,8 +241,13 @@ class _State:
     reason: str = "warmup"
     total_seen: int | None = None  # last read of the lifetime counter (for deltas)
     offer_seen: int | None = None  # last read of the shared offer counter
+    elig_seen: int | None = None  # last read of the shared eligible-request counter
     acc_units: float = 0.0  # smoothed units delivered
-    acc_exposure: float = 0.0  # smoothed requests offered x participation
+    acc_exposure: float = 0.0  # smoothed eligible requests x participation
+    acc_elig: float = 0.0  # smoothed eligible requests (the engine asked for a rate)
+    acc_req: float = 0.0  # smoothed requests of all kinds while the line item was active
+    local_calls: int = 0  # eligible requests on this instance since the last refresh
+    local_offered: float = 0.0  # and the participation summed over them
     allowance: float = math.inf  # local units this instance may still serve before refresh
     local_served: float = 0.0
     periods: list[_Period] = field(default_factory=list)
@@ -217,7 +264,8 @@ class PacingController:
                  specs: Iterable[PacingSpec] = (), refresh_interval_s: float = 5.0,
                  tz_offset_s: float = 0.0, forecast: TrafficForecast | None = None,
                  smoothing_s: float = 900.0, frontload: float = 0.5, safety: float = 2.0,
-                 prior_exposure: float = 20.0, max_stale_s: float = 60.0,
+                 prior_exposure: float = 2.0, prior_win_rate: float = 0.5, max_step_up: float = 2.0,
+                 min_memory: float = 30.0, max_stale_s: float = 60.0,
                  metrics: bool = True) -> None:
         self._store = store
         self._clock = clock
@@ -228,6 +276,9 @@ class PacingController:
         self.frontload = frontload
         self.safety = safety
         self.prior_exposure = prior_exposure
+        self.prior_win_rate = prior_win_rate
+        self.max_step_up = max_step_up
+        self.min_memory = min_memory
         self.max_stale_s = max_stale_s
         self._metrics = metrics
         self._states: dict[str, _State] = {}
@@ -268,7 +319,25 @@ class PacingController:
 
     # hot path -------------------------------------------------------------------
     def participation(self, line_item_id: str, now: float) -> float:
-        return self._rates.get(line_item_id, 1.0)
+        """The engine asks once per request for each line item that passed targeting,
+        flight and policy: the calls count the line item's eligible traffic."""
+        st = self._states.get(line_item_id)
+        if st is None:
+            return 1.0
+        rate = self._rates[line_item_id]
+        st.local_calls += 1
+        st.local_offered += rate
+        return rate
+
+    def note_offers(self, line_item_id: str, n: int) -> float:
+        """`n` eligible requests at once (callers that decide in batches); returns the rate."""
+        st = self._states.get(line_item_id)
+        if st is None:
+            return 1.0
+        rate = self._rates[line_item_id]
+        st.local_calls += n
+        st.local_offered += rate * n
+        return rate
 
     def note_request(self, n: int = 1) -> None:
         """Count ad requests served by this instance (flushed to the store on refresh)."""
@@ -297,9 +366,12 @@ class PacingController:
             (REQ_TOTAL_KEY, pending, None), (f"pace:req:h:{hour_label(hour)}", pending, HOUR_KEY_TTL)]
         keys: list[str] = []
         day = day_label(now, self.tz_offset_s)
+        flushed = []
         for li, st in self._states.items():
-            offered = st.rate * pending if pending and st.spec.active(now, self.tz_offset_s) else 0.0
-            ops.append((f"pace:offer:{li}:total", round(offered * 1000), None))
+            flushed.append((st.local_calls, st.local_offered))
+            ops.append((f"pace:offer:{li}:total", round(st.local_offered * 1000), None))
+            ops.append((f"pace:elig:{li}:total", st.local_calls, None))
+            st.local_calls, st.local_offered = 0, 0.0
             kind = "spend" if st.spec.unit == "spend" else "imps"
             keys += [f"pace:{kind}:{li}:{day}", f"pace:{kind}:{li}:total"]
         try:
@@ -309,6 +381,9 @@ class PacingController:
                 await self._learn_hours(hour)
         except Exception as exc:  # store errors: hold the last rates, then fail closed
             self._pending_requests += pending
+            for st, (calls, offered) in zip(self._states.values(), flushed, strict=True):
+                st.local_calls += calls
+                st.local_offered += offered
             if self._metrics:
                 REFRESH_ERRORS.inc()
             log.warning("pacing refresh failed: %s", exc)
@@ -330,7 +405,8 @@ class PacingController:
             self.forecast.hint_rate(hour, self._req_rate * HOUR)
         decay = math.exp(-dt / self.smoothing_s) if dt > 0 else 1.0
         for i, (li, st) in enumerate(self._states.items()):
-            self._update(st, now, values[2 * i], values[2 * i + 1], totals[2 + i], decay)
+            self._update(st, now, values[2 * i], values[2 * i + 1], totals[2 + 2 * i], totals[3 + 2 * i],
+                         new_requests, decay)
             self._rates[li] = st.rate
         self._last_refresh = now
         self._last_ok = now
@@ -352,23 +428,34 @@ class PacingController:
 
     forecast_history_hours = 24 * 8
 
-    def _update(self, st: _State, now: float, day_value: int, total_value: int,
-                offer_total: int, decay: float) -> None:
+    def _update(self, st: _State, now: float, day_value: int, total_value: int, offer_total: int,
+                elig_total: int, new_requests: int, decay: float) -> None:
         spec = st.spec
-        delivered = 0 if st.total_seen is None else max(0, total_value - st.total_seen)
-        offered = 0 if st.offer_seen is None else max(0, offer_total - st.offer_seen) / 1000.0
-        st.total_seen, st.offer_seen = total_value, offer_total
-        st.acc_units = st.acc_units * decay + delivered
-        st.acc_exposure = st.acc_exposure * decay + offered
-        # units per request offered at full participation; before much is observed the
-        # estimate leans on the line item's upper bound (conservative: it under-plans
-        # the rate, never over-plans it)
+        first = st.total_seen is None
+        delivered = 0 if first else max(0, total_value - st.total_seen)
+        offered = 0 if first else max(0, offer_total - st.offer_seen) / 1000.0
+        eligible = 0 if first else max(0, elig_total - st.elig_seen)
+        st.total_seen, st.offer_seen, st.elig_seen = total_value, offer_total, elig_total
+        # forget old delivery only while enough offers stay in memory: a line item paced
+        # to a trickle keeps learning from all it has seen instead of from its prior
+        keep = decay if st.acc_exposure * decay >= self.min_memory else 1.0
+        st.acc_units = st.acc_units * keep + delivered
+        st.acc_exposure = st.acc_exposure * keep + offered
+        st.acc_elig = st.acc_elig * decay + eligible
+        if spec.active(now, self.tz_offset_s):
+            st.acc_req = st.acc_req * decay + new_requests
+        # goal units per eligible request offered at full participation; until enough
+        # is observed the estimate leans on the line item's upper bound x a prior win rate
         value = None
         upper = spec.max_unit_per_request
+        e0 = self.prior_exposure
         if upper:
-            value = (st.acc_units + upper * self.prior_exposure) / (st.acc_exposure + self.prior_exposure)
-        elif st.acc_exposure >= self.prior_exposure and st.acc_units > 0:
+            value = (st.acc_units + upper * self.prior_win_rate * e0) / (st.acc_exposure + e0)
+        elif st.acc_exposure >= e0 and st.acc_units > 0:
             value = st.acc_units / st.acc_exposure
+        if value is not None:
+            # the eligible share of all requests (prior: all of them, the cautious side)
+            value *= (st.acc_elig + e0) / (st.acc_req + e0)
         st.periods = []
         st.local_served = 0.0
         if (spec.start is not None and now < spec.start) or (spec.end is not None and now >= spec.end):
@@ -399,6 +486,10 @@ class PacingController:
             if cap < rate:
                 rate, reason = cap, "allowance"
         st.allowance = remaining_min / self.safety * self._local_share
+        # a rate may fall at once but rises at most `max_step_up` times (plus 1%) per
+        # refresh: a noisy early estimate cannot open the throttle in one step
+        if st.reason not in ("goal_met", "out_of_flight", "stale"):  # a fresh start is not a step
+            rate = min(rate, st.rate * self.max_step_up + 0.01)
         st.rate = min(1.0, max(0.0, rate))
         st.reason = reason if value is not None or reason in ("allowance", "asap") else "warmup"
 
@@ -448,7 +539,8 @@ class PacingController:
             "participation": self._rates.get(line_item_id, st.rate),
             "planned_rate": st.rate,
             "reason": st.reason,
-            "units_per_request": value,
+            "units_per_offer": value,
+            "eligible_share": st.acc_elig / st.acc_req if st.acc_req > 0 else None,
             "request_rate": self._req_rate,
             "allowance": None if math.isinf(st.allowance) else st.allowance,
             "local_served": st.local_served,

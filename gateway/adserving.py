@@ -32,6 +32,7 @@ TRACKED_EVENTS = ("impression", "creativeView", "start", "firstQuartile", "midpo
                   "complete", "pause", "resume", "mute", "unmute", "skip", "closeLinear", "click", "error",
                   "loaded")
 PROGRAMMATIC_BUDGET_S = 1.2  # of the request's time: a late third-party tag is dropped, not waited for
+TAG_CACHE: web.AppKey[vast.TagCache] = web.AppKey("vast_tag_cache", vast.TagCache)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ async def _resolve_programmatic(app: web.Application, pod: Pod, request: AdReque
     if not tagged:
         return {}, []
     fetcher = app[FETCHER]
-    resolver = vast.WrapperResolver(wrapper_fetch(fetcher), fire=None,
+    resolver = vast.WrapperResolver(wrapper_fetch(fetcher), fire=None, cache=app[TAG_CACHE],
                                     policy=vast.WrapperPolicy(total_timeout_s=PROGRAMMATIC_BUDGET_S))
 
     async def one(ad):

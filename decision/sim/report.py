@@ -106,7 +106,7 @@ def _deviation(spent_cum: np.ndarray, ideal: np.ndarray) -> float | None:
         if ideal[h] < MIN_IDEAL_SHARE * ideal[-1]:
             continue
         worst = max(worst, abs(spent_cum[h] - ideal[h]) / ideal[h])
-    return worst
+    return float(worst)
 
 
 def build_report(run: Any) -> dict[str, Any]:
@@ -169,10 +169,10 @@ def build_report(run: Any) -> dict[str, Any]:
             summary[mode] = {
                 "line_items": len(sel), "delivery_ratio_min": min(ratios), "delivery_ratio_median": float(np.median(ratios)),
                 "delivery_ratio_max": max(ratios),
-                "in_band_95_105": sum(0.95 <= r <= 1.05 for r in ratios),
+                "in_band_95_105": int(sum(0.95 <= r <= 1.05 for r in ratios)),
                 "max_hourly_deviation_median": float(np.median(devs)) if devs else None,
-                "max_hourly_deviation_max": max(devs) if devs else None,
-                "within_10pct": sum(d <= 0.10 for d in devs),
+                "max_hourly_deviation_max": float(max(devs)) if devs else None,
+                "within_10pct": int(sum(d <= 0.10 for d in devs)),
                 "exhausted_hour_median": float(np.median([i["exhausted_hour"] for i in sel if i["exhausted_hour"]]))
                 if any(i["exhausted_hour"] for i in sel) else None,
             }

@@ -272,13 +272,15 @@ class SimRun:
                 continue
             await record_impression(store, snap, device_key=device, line_item_id=li.id,
                                     creative_id=ad.creative.id, at=at, imp_id=ad.imp_id)
-            self._check_caps(li, ad, device, at, entities, pod_counts, stream_counts)
+            # caps count at decision time, like the engine's reservation (an ad that
+            # starts a few seconds into the next window still belongs to this one)
+            self._check_caps(li, ad, device, t, entities, pod_counts, stream_counts)
             p_complete, p_click = self.response.true_rates(request, li, ad.creative.duration_s)
             completed = u[1] < p_complete
             clicked = u[2] < p_click
             spend = spend_for_event(li.goal, "impression", ad.price_micros)
             if completed and li.goal == "CPCV":
-                spend += spend_for_event(li.goal, "complete", li.rate_micros)
+                spend += spend_for_event(li.goal, "complete", ad.price_micros, li.rate_micros)
             await record_delivery(store, li.id, at, spend_micros=spend, impressions=1, tz_offset_s=snap.tz_offset_s)
             stats.spend[h] += spend
             stats.impressions[h] += 1

@@ -11,7 +11,7 @@ import vast
 from decision.pod import BreakSpec
 from decision.request import AdRequest, parse_ad_request
 from gateway.admin import admin_denied
-from gateway.adserving import serve_breaks, trace_json
+from gateway.adserving import TAG_CACHE, serve_breaks, trace_json
 from gateway.keys import SETTINGS
 from gateway.peers import client_ip
 
@@ -94,5 +94,8 @@ async def get_vmap(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    # resolved third-party tags are shared for a short TTL: a tag URL answers alike for
+    # seconds, and a hot line item must not fetch its wrapper chain on every request
+    app[TAG_CACHE] = vast.TagCache(ttl_s=10.0)
     app.router.add_get("/v1/vast", get_vast)
     app.router.add_get("/v1/vmap", get_vmap)

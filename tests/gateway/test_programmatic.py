@@ -95,6 +95,9 @@ async def test_wrapper_chain_resolves_into_an_inline_with_our_trackers(aiohttp_c
     events = {t.get("event") for t in inline.iter(f"{NS}Tracking")}
     assert {"start", "complete"} <= events
     assert ssp.hits == ["wrapper:203.0.113.7", "inline"]  # device IP forwarded to the SSP
+    resp = await client.get("/v1/vast?sid=dev-p2&dur=15&ip=203.0.113.8")
+    assert len(etree.fromstring(await resp.read()).findall(f"{NS}Ad")) == 1
+    assert len(ssp.hits) == 2  # the resolved chain came from the short-TTL tag cache
 
 
 @pytest.mark.parametrize("path,allow", [("/slow", "127.0.0.1/32"), ("/wrapper", None)])

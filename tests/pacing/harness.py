@@ -60,11 +60,11 @@ async def run(controllers: Sequence[PacingController], store, bidders: Sequence[
             n = share if i < len(controllers) - 1 else n_total - share * (len(controllers) - 1)
             c.note_request(n)
             for b in bidders:
-                p = c.participation(b.line_item_id, t)
+                p = c.note_offers(b.line_item_id, n)  # every request is eligible
                 wins = int(rng.binomial(n, min(1.0, p * b.win_share))) if n else 0
                 served = 0
                 for _ in range(wins):  # one by one: the local allowance may stop it mid-step
-                    if c.participation(b.line_item_id, t) <= 0.0:
+                    if c.note_offers(b.line_item_id, 0) <= 0.0:
                         break
                     c.note_served(b.line_item_id, b.spend_each, 1)
                     served += 1

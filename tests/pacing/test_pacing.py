@@ -295,5 +295,45 @@ def test_counter_keys_and_charges():
                                        "pace:imps:li:20231115", "pace:imps:li:total")
     assert spend_for_event("CPM", "impression", 25_000_000) == 25_000
     assert spend_for_event("CPM", "complete", 25_000_000) == 0
+    assert spend_for_event("CPCV", "complete", 36_000_000, rate_micros=40_000) == 40_000
     assert spend_for_event("CPCV", "complete", 40_000) == 40_000
     assert spend_for_event("CPCV", "impression", 40_000) == 0
+
+
+async def test_priced_line_item_starts_cautious_and_converges():
+    """With a price (as catalog line items have) the first rate assumes a high win rate
+    and rises as offers come back empty-handed; the day still lands on budget."""
+    store = MemoryStore()
+    rate = diurnal(LEVEL)
+    await seed_history(store, rate, T0, 7)
+    c = controller(store, PacingSpec("li", "even", daily_goal=BUDGET, max_unit_per_request=20_000))
+    curves = await run_hours([c], store, [Bidder("li", 0.1, 20_000_000)], rate, T0, 24)
+    assert 0.95 <= curves["li"][-1] / BUDGET <= 1.01
+    assert max_deviation(curves["li"][1:], ideal_curve(rate, T0, 24, BUDGET)[1:]) < 0.10
+
+
+def test_spec_from_catalog_line_item():
+    from decision.catalog import Daypart, LineItem
+
+    li = LineItem(id="x", campaign_id="c", advertiser_id="a", tier="standard", goal="CPCV", rate_micros=40_000,
+                  start=T0, end=T0 + 86400 * 30, daily_budget_micros=5_000_000, pacing="frontloaded",
+                  dayparts=(Daypart((0, 1, 2, 3, 4), 6, 24),))
+    spec = PacingSpec.from_line_item(li)
+    assert (spec.mode, spec.unit, spec.daily_goal, spec.lifetime_goal) == ("frontloaded", "spend", 5_000_000, None)
+    assert spec.max_unit_per_request == 40_000  # CPCV: one completed view per request at most
+    assert spec.active(T0 + 7 * 3600, 0.0)  # Wednesday 07:00
+    assert not spec.active(T0 + 3 * 3600, 0.0)  # Wednesday 03:00
+    assert not spec.active(T0 + 3 * 86400 + 12 * 3600, 0.0)  # Saturday noon
+
+
+def test_targeting_dayparts_restrict_the_paced_hours():
+    from decision.pacing import targeting_hours
+
+    assert targeting_hours(None) is None
+    assert targeting_hours({"in": ["country", ["US"]]}) is None
+    prime = targeting_hours({"all": [{"in": ["country", ["US"]]}, {"in": ["daypart", ["prime", "late"]]},
+                                     {"eq": ["dow", "sat"]}]})
+    assert [h for h in range(168) if prime[h]] == list(range(5 * 24 + 19, 5 * 24 + 24))
+    spec = PacingSpec("x", daily_goal=1, hours=prime)
+    assert spec.active(T0 + 3 * 86400 + 20 * 3600, 0.0)  # Saturday 20:00
+    assert not spec.active(T0 + 20 * 3600, 0.0)  # Wednesday 20:00

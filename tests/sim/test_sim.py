@@ -62,12 +62,13 @@ def test_invariants_in_miniature(report):
     paced = [i for i in rep["line_items"] if i["delivery_ratio"] is not None]
     for item in paced:
         if item["pacing"] != "asap":  # no paced item runs far ahead of its share of the day
-            assert item["delivery_ratio"] <= 1.3, item["id"]
+            assert item["delivery_ratio"] <= 2.0, item["id"]  # (a few dozen ads each: coarse)
 
     def median(mode):
         ratios = sorted(i["delivery_ratio"] for i in paced if i["pacing"] == mode)
         return ratios[len(ratios) // 2]
 
+    assert median("even") <= 1.1
     assert median("asap") > 1.5 * median("even")  # asap runs ahead of the curve, even does not
 
 

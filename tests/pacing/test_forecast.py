@@ -1,0 +1,68 @@
+"""The traffic forecast behind pacing."""
+
+from __future__ import annotations
+
+import pytest
+
+from decision.forecast import HOUR, ForecastHorizon, TrafficForecast, hour_index, prior_weight
+
+H0 = hour_index(1_700_006_400.0)  # a Wednesday 00:00 UTC
+
+
+def history(forecast: TrafficForecast, days: int, level: float = 1000.0, spike: int | None = None) -> None:
+    for h in range(H0 - 24 * days, H0):
+        count = level * prior_weight(h) * (3.0 if h == spike else 1.0)
+        forecast.observe(h, count)
+
+
+def test_cold_start_knows_nothing_then_follows_the_live_rate():
+    f = TrafficForecast()
+    assert f.expected(H0) == 0.0
+    f.hint_rate(H0, 500.0)
+    assert f.expected(H0) == pytest.approx(500.0)
+    assert f.expected(H0 + 20) == pytest.approx(500.0 * prior_weight(H0 + 20) / prior_weight(H0))
+
+
+def test_seasonal_history_predicts_the_same_hours():
+    f = TrafficForecast()
+    history(f, 8)
+    for h in (H0, H0 + 5, H0 + 20):
+        assert f.expected(h) == pytest.approx(1000.0 * prior_weight(h), rel=1e-6)
+
+
+def test_a_level_shift_moves_the_forecast_a_spike_does_not():
+    shifted = TrafficForecast()
+    history(shifted, 8)
+    for h in range(H0 - 3, H0):
+        shifted.observe(h, 1500.0 * prior_weight(h))
+    assert shifted.expected(H0 + 2) == pytest.approx(1500.0 * prior_weight(H0 + 2), rel=1e-6)
+    spiked = TrafficForecast()
+    history(spiked, 8, spike=H0 - 1)
+    assert spiked.expected(H0 + 2) == pytest.approx(1000.0 * prior_weight(H0 + 2), rel=1e-6)
+
+
+def test_horizon_matches_the_plain_integral():
+    f = TrafficForecast()
+    history(f, 8)
+    t0 = H0 * HOUR
+    horizon = ForecastHorizon(f, H0)
+    for start, end in ((t0, t0 + 86400), (t0 + 1234, t0 + 7 * 3600 + 99), (t0 + 100, t0 + 100)):
+        assert horizon.remaining(start, end) == pytest.approx(f.remaining(start, end), rel=1e-9)
+
+
+def test_horizon_masks_and_ramps():
+    f = TrafficForecast()
+    history(f, 8)
+    t0 = H0 * HOUR
+    horizon = ForecastHorizon(f, H0, hours=24 * 3)
+    evenings = tuple(18 <= h % 24 < 23 for h in range(168))
+    day = horizon.remaining(t0, t0 + 86400)
+    masked = horizon.remaining(t0, t0 + 86400, mask=evenings)
+    assert masked == pytest.approx(sum(f.expected(H0 + h) for h in range(18, 23)))
+    assert 0 < masked < day
+    # a ramp falling from 1.5 to 0.5 over the day weights the morning more
+    ramp = (1.5, -1.0 / 86400)
+    expected = sum(f.expected(H0 + h) * (1.5 - (h + 0.5) / 24) for h in range(24))
+    assert horizon.remaining(t0, t0 + 86400, ramp=ramp) == pytest.approx(expected, rel=1e-9)
+    # past the horizon: extrapolated, not dropped
+    assert horizon.remaining(t0, t0 + 10 * 86400) > 9 * day
