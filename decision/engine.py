@@ -104,7 +104,13 @@ class _Separation:
     @classmethod
     def from_history(cls, history: StreamHistory | None) -> _Separation:
         owners: dict[tuple[str, str], set[str]] = {}
-        if history is not None:
+        if history is not None and history.shown:
+            for ad in history.shown:
+                if ad.iab_category:
+                    owners.setdefault(("k", ad.iab_category), set()).add(ad.advertiser_id)
+                for label in ad.exclusion_labels:
+                    owners.setdefault(("l", label), set()).add(ad.advertiser_id)
+        elif history is not None:
             advs = set(history.advertiser_ids)
             for cat in history.iab_categories:
                 owners.setdefault(("k", cat), set()).update(advs)

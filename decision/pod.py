@@ -7,6 +7,7 @@ rename or remove fields.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,8 +65,22 @@ class BreakSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ShownAd:
+    """Who showed what: competitive separation needs the category and labels *per
+    advertiser* (a flat list cannot say which advertiser owns a category)."""
+
+    advertiser_id: str
+    iab_category: str | None = None
+    exclusion_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StreamHistory:
-    """What this session/stream already showed, for `stream`-scope caps and separation."""
+    """What this session/stream already showed, for `stream`-scope caps and separation.
+
+    Build it with `extended(placed_ads)`, which fills both the id lists (caps) and
+    `shown` (separation). A history with an empty `shown` (hand-made) is read as one
+    whose categories and labels belong to all its advertisers."""
 
     creative_ids: tuple[str, ...] = ()
     line_item_ids: tuple[str, ...] = ()
@@ -73,6 +88,22 @@ class StreamHistory:
     advertiser_ids: tuple[str, ...] = ()
     iab_categories: tuple[str, ...] = ()
     exclusion_labels: tuple[str, ...] = ()
+    shown: tuple[ShownAd, ...] = ()
+
+    def extended(self, ads: Iterable[PlacedAd]) -> StreamHistory:
+        ads = tuple(ads)
+        if not ads:
+            return self
+        return StreamHistory(
+            self.creative_ids + tuple(a.creative.id for a in ads),
+            self.line_item_ids + tuple(a.line_item_id for a in ads),
+            self.campaign_ids + tuple(a.campaign_id for a in ads),
+            self.advertiser_ids + tuple(a.advertiser_id for a in ads),
+            self.iab_categories + tuple(a.creative.iab_category for a in ads if a.creative.iab_category),
+            self.exclusion_labels + tuple(x for a in ads for x in a.exclusion_labels),
+            self.shown + tuple(ShownAd(a.advertiser_id, a.creative.iab_category or None, a.exclusion_labels)
+                               for a in ads),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,14 +123,4 @@ def placed_from_json(d: Mapping[str, Any]) -> PlacedAd:
 
 
 def with_history(history: StreamHistory, decision: Mapping[str, Any]) -> StreamHistory:
-    placed = [placed_from_json(a) for a in decision.get("ads", ())]
-    if not placed:
-        return history
-    return StreamHistory(
-        history.creative_ids + tuple(p.creative.id for p in placed),
-        history.line_item_ids + tuple(p.line_item_id for p in placed),
-        history.campaign_ids + tuple(p.campaign_id for p in placed),
-        history.advertiser_ids + tuple(p.advertiser_id for p in placed),
-        history.iab_categories + tuple(p.creative.iab_category for p in placed if p.creative.iab_category),
-        history.exclusion_labels + tuple(label for p in placed for label in p.exclusion_labels),
-    )
+    return history.extended(placed_from_json(a) for a in decision.get("ads", ()))

@@ -207,15 +207,7 @@ class SimRun:
                 self.now = t
                 sid = batch.streams[i]
                 shown = histories.get(sid)
-                history = None
-                if shown:
-                    history = StreamHistory(
-                        creative_ids=tuple(a.creative.id for a in shown),
-                        line_item_ids=tuple(a.line_item_id for a in shown),
-                        campaign_ids=tuple(a.campaign_id for a in shown),
-                        advertiser_ids=tuple(a.advertiser_id for a in shown),
-                        iab_categories=tuple(a.creative.iab_category for a in shown),
-                        exclusion_labels=tuple(x for a in shown for x in a.exclusion_labels))
+                history = StreamHistory().extended(shown) if shown else None
                 brk = batch.breaks[i]
                 t0 = perf()
                 pods = await decide(request, [brk], history)

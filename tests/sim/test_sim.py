@@ -72,9 +72,6 @@ def test_invariants_in_miniature(report):
     assert median("asap") > 1.5 * median("even")  # asap runs ahead of the curve, even does not
 
 
-@pytest.mark.xfail(reason="engine: StreamHistory flattens labels, so decision/engine.py _Separation.from_history "
-                          "lets an advertiser that showed anything in the stream reuse every label/category in it",
-                   strict=False)
 def test_no_stream_separation_violations(report):
     assert report[1]["totals"]["separation_violations"] == 0
 
