@@ -87,10 +87,12 @@ class Counters:
             at = _epoch(event["received_at"])
             day = time.strftime("%Y%m%d", time.gmtime(at))
             ops += [(f"dlv:{li}:{name}:total", 1, None), (f"dlv:{li}:{name}:{day}", 1, DAY_TTL_S)]
-            goal = "CPM"
+            goal, rate = "CPM", None
             if snapshot is not None and li in snapshot.line_item_index:
-                goal = snapshot.line_item(li).goal
-            spend = pacing.spend_for_event(goal, name, int(event["price_micros"]))
+                item = snapshot.line_item(li)
+                # CPCV pays its rate per completed view; the event's price is an eCPM
+                goal, rate = item.goal, item.rate_micros
+            spend = pacing.spend_for_event(goal, name, int(event["price_micros"]), rate)
             imps = 1 if name == "impression" else 0
             if spend or imps:
                 acc = delivery.setdefault((li, pacing.day_label(at, tz)), [at, 0, 0])
