@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Build stage: wheels for the gateway and its dependencies.
+# Build stage: wheels for the gateway's dependencies.
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN pip install --no-cache-dir --upgrade pip wheel
@@ -18,13 +18,21 @@ RUN useradd --create-home --uid 10001 adgw
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 WORKDIR /app
+# The packages run from /app (PYTHONPATH) so that the paths they derive from their own
+# location (fixtures/catalog.json, fixtures/models, fixtures/media for the demo origin)
+# resolve inside the image.
+COPY gateway gateway
+COPY vast vast
+COPY ssai ssai
+COPY decision decision
+COPY beacons beacons
+COPY store store
 COPY fixtures fixtures
 RUN mkdir -p /app/var/spool && chown -R adgw:adgw /app/var
 USER adgw
-ENV ADGW_CATALOG=/app/fixtures/catalog.json \
-    ADGW_MODELS_DIR=/app/fixtures/models \
-    ADGW_SPOOL_DIR=/app/var/spool \
-    PYTHONUNBUFFERED=1
+ENV PYTHONPATH=/app \
+    PYTHONUNBUFFERED=1 \
+    ADGW_SPOOL_DIR=/app/var/spool
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=2s --start-period=10s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"
