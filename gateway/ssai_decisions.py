@@ -5,6 +5,7 @@ later request of a session agree on the ads and their tracking."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from beacons.tokens import TokenSigner, claims_for_ad, context_from_request
@@ -12,11 +13,15 @@ from decision.errors import InvalidRequest
 from decision.pod import Creative, HlsVariant, PlacedAd, Pod, StreamHistory
 from decision.request import KNOWN_PARAMS, AdRequest, parse_ad_request
 from gateway.fetch import Fetcher, FetchRefused
+from gateway.ssai_programmatic import ThirdPartyAd, trackers_json
 from ssai.errors import SsaiError
 from ssai.plan import CueOffsets
 from ssai.session import SessionRecord
 
 MODES = ("stitched", "interstitials")
+FILL = "fill"  # the session's fill policy knobs, kept under this key of its parameters
+MAX_PREROLL_S = 300.0
+MAX_THRESHOLD_S = 3600.0
 
 
 def _param_text(name: str, value: Any) -> str | None:
@@ -64,7 +69,53 @@ def session_params(raw: Mapping[str, Any], *, ua: str | None, ip: str | None, fe
         params["ip"] = ip
     request = parse_ad_request(params)  # raises InvalidRequest naming the parameter
     cue_offsets(request)
-    return {"origin": origin, "mode": mode, **params}
+    fill = fill_params(raw, fetcher)
+    return {"origin": origin, "mode": mode, **params, **({FILL: fill} if fill else {})}
+
+
+def _url(name: str, value: Any, fetcher: Fetcher) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(name, "must be the URL of an HLS playlist")
+    if len(value) > 2048:
+        raise InvalidRequest(name, "longer than 2048 characters")
+    try:
+        fetcher.check_url(value)
+    except FetchRefused as exc:
+        raise InvalidRequest(name, str(exc)) from None
+    except ValueError as exc:
+        raise InvalidRequest(name, f"not a URL: {exc}") from None
+    return value
+
+
+def _seconds(name: str, value: Any, low: float, high: float, *, open_low: bool = False) -> float:
+    if isinstance(value, str):  # the query string of the implicit session
+        try:
+            value = float(value)
+        except ValueError:
+            raise InvalidRequest(name, "must be a number of seconds") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise InvalidRequest(name, "must be a number of seconds")
+    if value < low or (open_low and value == low) or value > high:
+        raise InvalidRequest(name, f"must be {'above' if open_low else 'at least'} {low:g} and at most {high:g}")
+    return float(value)
+
+
+def fill_params(raw: Mapping[str, Any], fetcher: Fetcher) -> dict[str, Any]:
+    """The fill policy knobs of a session (see gateway/routes/ssai.py), validated."""
+    out: dict[str, Any] = {}
+    if raw.get("slate") is not None:
+        out["slate"] = _url("slate", raw["slate"], fetcher)
+    if raw.get("personalization_threshold_s") is not None:
+        out["personalization_threshold_s"] = _seconds("personalization_threshold_s",
+                                                      raw["personalization_threshold_s"], 0.0, MAX_THRESHOLD_S)
+    if raw.get("live_preroll_s") is not None:
+        out["live_preroll_s"] = _seconds("live_preroll_s", raw["live_preroll_s"], 0.0, MAX_PREROLL_S, open_low=True)
+    bumpers = raw.get("bumpers")
+    if bumpers is not None:
+        if not isinstance(bumpers, Mapping) or not bumpers or set(bumpers) - {"start", "end"}:
+            raise InvalidRequest("bumpers", 'must be an object with "start" and/or "end" playlist URLs')
+        out["bumpers"] = {k: _url(f"bumpers.{k}", v, fetcher) for k, v in bumpers.items() if v is not None}
+    return out
 
 
 def ad_request_of(record: SessionRecord) -> AdRequest:
@@ -81,15 +132,21 @@ def cue_offsets(request: AdRequest) -> CueOffsets | None:
         raise InvalidRequest("cues", str(exc)) from None
 
 
-def decision_json(pod: Pod, request: AdRequest, signer: TokenSigner, now: float) -> dict:
+def decision_json(pod: Pod, request: AdRequest, signer: TokenSigner, now: float,
+                  third_party: Mapping[str, ThirdPartyAd] | None = None) -> dict:  # fmt: skip
     """What the session store keeps per break: the placed ads (those that can be stitched)
-    with their signed beacon token, so every variant and every later request agree."""
+    with their signed beacon token, so every variant and every later request agree.
+    Programmatic ads play from their resolved tag (`third_party`) and keep its trackers."""
     context = context_from_request(request, source="ssai")
     ads = []
+    resolved = third_party or {}
     for ad in pod.ads:
         c = ad.creative
-        if not (c.hls_url or c.hls_variants):
-            continue  # no HLS rendition (e.g. a programmatic tag): cannot be stitched
+        tp = resolved.get(ad.imp_id) if c.vast_tag_url else None
+        if tp is not None:
+            c = replace(c, hls_url=tp.hls_url, hls_variants=(), duration_s=tp.duration_s or c.duration_s)
+        elif not (c.hls_url or c.hls_variants):
+            continue  # no HLS rendition (e.g. an unresolved programmatic tag): cannot be stitched
         token = signer.sign(claims_for_ad(ad, pod_id=pod.pod_id, start_s=now + ad.offset_s, context=context,
                                           signer=signer))
         ads.append({
@@ -103,6 +160,8 @@ def decision_json(pod: Pod, request: AdRequest, signer: TokenSigner, now: float)
                                            "resolution": list(v.resolution) if v.resolution else None,
                                            "codecs": v.codecs} for v in c.hls_variants]},
         })  # fmt: skip
+        if tp is not None:
+            ads[-1].update(trackers=trackers_json(tp), ad_serving_id=tp.ad_serving_id)
     return {"pod_id": pod.pod_id, "decided_at": now, "ads": ads}
 
 

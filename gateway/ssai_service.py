@@ -23,6 +23,7 @@ from decision.pod import BreakSpec, Creative, Pod, StreamHistory
 from decision.request import AdRequest
 from gateway.fetch import Fetcher, FetchError, TtlCache
 from gateway.ssai_decisions import (
+    FILL,
     ad_request_of,
     cue_offsets,
     decision_json,
@@ -30,6 +31,7 @@ from gateway.ssai_decisions import (
     with_history,
 )
 from gateway.ssai_pages import BadOriginPlaylist, OriginUnavailable, PlaylistPages
+from gateway.ssai_programmatic import resolve_pod
 from ssai import interstitials
 from ssai.errors import PlanError, SessionError, SsaiError
 from ssai.plan import (
@@ -46,7 +48,8 @@ from ssai.plan import (
 from ssai.playlist import MediaPlaylist, MultivariantPlaylist, parse, render_multivariant
 from ssai.rendition import AUDIO, VIDEO, Target, choose, targets
 from ssai.session import DEFAULT_TTL_S, SessionRecord, Sessions
-from ssai.stitch import AdRef, Origin, OriginCache, StitchOptions, live_breaks, stitch, stitch_live
+from ssai.stitch import AdRef, LiveState, Origin, OriginCache, StitchOptions, stitch, stitch_live
+from ssai.timeline import LiveAnchor, anchor_of, avail_starts, with_preroll
 from ssai.tracking import progress_events, tracking_json
 from store import Store
 
@@ -117,6 +120,17 @@ class KeyedLocks:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentHit:
+    url: str  # where the 302 sends the player
+    events: tuple[str, ...]  # progress events this fetch fires
+    token: str  # the ad instance's beacon token
+    trackers: dict[str, list[str]]  # the ad's own (third-party) trackers by event
+    duration_s: float
+    ad_serving_id: str
+    asset_uri: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class MediaEntry:
     url: str  # absolute URL of the origin media playlist
     target: Target
@@ -128,7 +142,7 @@ class MediaEntry:
 class SsaiService:
     def __init__(self, *, sessions: Sessions, store: Store, fetcher: Fetcher, signer: TokenSigner, decide,
                  base_url: str, slate_url: str | None = None, clock=time.time,
-                 session_ttl_s: float = DEFAULT_TTL_S) -> None:  # fmt: skip
+                 session_ttl_s: float = DEFAULT_TTL_S, fire_error_url=None) -> None:  # fmt: skip
         self.sessions = sessions
         self.store = store
         self._session_ttl = session_ttl_s
@@ -142,6 +156,7 @@ class SsaiService:
         self.origins = OriginCache()
         self._ad_media: TtlCache = TtlCache(512)
         self._locks = KeyedLocks()
+        self._fire_error_url = fire_error_url  # the tracker queue, for failed tags' Error URLs
 
     # -- URLs ------------------------------------------------------------------------
     def session_url(self, session_id: str, tail: str) -> str:
@@ -238,7 +253,8 @@ class SsaiService:
                 return stitch(origin, plan, options), False
             async with self._locks.hold(f"live:{record.id}:{n}"):
                 state = await self.sessions.live_state(record.id, str(n))
-                plan = await self.plan(record, request, live_breaks(playlist, state), live=True)
+                breaks = await self.live_breaks(record, playlist, state)
+                plan = await self.plan(record, request, breaks, live=True)
                 text, state = stitch_live(origin, plan, options, state)
                 await self.sessions.save_live_state(record.id, str(n), state)
             return text, True
@@ -270,8 +286,38 @@ class SsaiService:
         for brk in breaks:
             ads[brk.id] = await self.ad_media(decisions[brk.id])
         pods = {b.id: Pod(decisions[b.id].get("pod_id") or b.id, b.spec()) for b in breaks}
-        slate = await self.slate() if live else None
-        return make_plan(breaks, ads, FillPolicy(slate=slate), pods)
+        return make_plan(breaks, ads, await self.fill_policy(record, live=live), pods)
+
+    async def fill_policy(self, record: SessionRecord, *, live: bool) -> FillPolicy:
+        """The session's fill knobs: slate (live), bumpers, personalization threshold."""
+        fill = record.params.get(FILL) or {}
+        bumpers = fill.get("bumpers") or {}
+        slate = await self.slate(fill.get("slate") or self.slate_url) if live else None
+        start = await self.bumper(bumpers["start"], "bumper-start") if bumpers.get("start") else None
+        end = await self.bumper(bumpers["end"], "bumper-end") if bumpers.get("end") else None
+        return FillPolicy(slate=slate, personalization_threshold_s=fill.get("personalization_threshold_s"),
+                          start_bumper=start, end_bumper=end)  # fmt: skip
+
+    # -- live timeline -----------------------------------------------------------------
+    async def live_anchor(self, record: SessionRecord, playlist: MediaPlaylist) -> LiveAnchor | None:
+        """The session's live anchor, taken from the first live playlist it saw (first
+        writer wins, so every variant and the tracking JSON share it)."""
+        key = f"sess:{record.id}:anchor"
+        found = await self.store.get_json(key)
+        if found:
+            return LiveAnchor.from_json(found)
+        anchor = anchor_of(playlist)
+        if anchor is None:
+            return None
+        if await self.store.set_json_if_absent(key, anchor.to_json(), self._session_ttl):
+            return anchor
+        stored = await self.store.get_json(key)
+        return LiveAnchor.from_json(stored) if stored else anchor
+
+    async def live_breaks(self, record: SessionRecord, playlist: MediaPlaylist, state: LiveState) -> tuple[Break, ...]:
+        preroll = (record.params.get(FILL) or {}).get("live_preroll_s")
+        anchor = await self.live_anchor(record, playlist)
+        return with_preroll(playlist, state, anchor, preroll)
 
     async def decisions(self, record: SessionRecord, request: AdRequest, breaks: Sequence[Break]) -> dict[str, dict]:
         """One decision per break per session (the store's first writer wins across
@@ -279,10 +325,12 @@ class SsaiService:
         out: dict[str, dict] = {}
         if not breaks:
             return out
+        policy = await self.fill_policy(record, live=False)  # the bumpers' room
         history = StreamHistory()
         async with self._locks.hold(f"decide:{record.id}"):
             for brk in sorted(breaks, key=lambda b: (b.start_sequence, b.start_time)):
                 spec = brk.spec(request.max_ads)
+                spec = replace(spec, duration_s=policy.ad_room(brk))
                 decision = await self.sessions.decision(record.id, brk.id, self._decider(request, spec, history))
                 out[brk.id] = decision
                 history = with_history(history, decision)
@@ -290,8 +338,11 @@ class SsaiService:
 
     def _decider(self, request: AdRequest, spec: BreakSpec, history: StreamHistory):
         async def decide() -> dict:
+            if spec.duration_s <= 0:  # the bumpers fill the break
+                return {"pod_id": spec.break_id, "decided_at": self._clock(), "ads": []}
             pods = await self._decide(request, [spec], history)
-            return decision_json(pods[0], request, self.signer, self._clock())
+            resolved, _ = await resolve_pod(self.fetcher, pods[0], request, fire=self._fire_error_url)
+            return decision_json(pods[0], request, self.signer, self._clock(), resolved)
 
         return decide
 
@@ -355,15 +406,23 @@ class SsaiService:
 
         return tuple(await asyncio.gather(*(one(*s) for s in specs)))
 
-    async def slate(self) -> AdMedia | None:
-        if not self.slate_url:
+    async def slate(self, url: str | None = None) -> AdMedia | None:
+        return await self._filler(url or self.slate_url, "slate", "slate")
+
+    async def bumper(self, url: str, name: str) -> AdMedia | None:
+        return await self._filler(url, name, "bumper")
+
+    async def _filler(self, url: str | None, name: str, kind: str) -> AdMedia | None:
+        """Slate or a bumper: a playlist played as it is (no decision, no tracking);
+        unavailable is logged and played without."""
+        if not url:
             return None
         try:
-            variants, _ = await self.ad_variants(Creative("slate", 1.0, "", "", hls_url=self.slate_url))
+            variants, audio = await self.ad_variants(Creative(name, 1.0, "", "", hls_url=url))
         except (OriginUnavailable, BadOriginPlaylist, FetchError, SsaiError) as exc:
-            log.warning("slate unavailable: %s", exc)
+            log.warning("%s %s unavailable: %s", kind, urlsplit(url).path[:200], exc)
             return None
-        return AdMedia("slate", variants[0].duration, variants, kind="slate")
+        return AdMedia(name, variants[0].duration, variants, audio=audio, kind=kind)
 
     # -- tracking, assets, segments -----------------------------------------------------
     async def tracking(self, record: SessionRecord) -> dict:
@@ -379,9 +438,11 @@ class SsaiService:
                 # interstitials keep the content timeline: ads do not shift it
                 return tracking_json(plan, live=interstitial)
             state = await self.sessions.live_state(record.id, "0")
-            breaks = find_breaks(playlist) if interstitial else live_breaks(playlist, state)
+            breaks = find_breaks(playlist) if interstitial else await self.live_breaks(record, playlist, state)
             plan = await self.plan(record, request, breaks, live=True)
-            return tracking_json(plan, live=True)
+            anchor = await self.live_anchor(record, playlist)
+            starts = avail_starts(plan, playlist, state, anchor) if anchor is not None else None
+            return tracking_json(plan, starts, live=True)
         except SsaiError as exc:
             raise BadOriginPlaylist(f"origin media playlist {urlsplit(entry.url).path[:200]}: {exc}") from None
 
@@ -397,9 +458,8 @@ class SsaiService:
 
         return interstitials.asset_list(avail, uri)
 
-    async def segment(self, record: SessionRecord, avail_id: str, imp_id: str, index: int,
-                      k: int) -> tuple[str, tuple[str, ...], str]:  # fmt: skip
-        """(ad segment URL, progress events this fetch fires, beacon token)."""
+    async def segment(self, record: SessionRecord, avail_id: str, imp_id: str, index: int, k: int) -> SegmentHit:
+        """The ad segment's URL and the progress events this fetch fires."""
         decision = await self.stored_decision(record, avail_id)
         ad = next((a for a in decision.get("ads", ()) if a.get("imp_id") == imp_id), None)
         if ad is None:
@@ -418,7 +478,8 @@ class SsaiService:
             media = replace(media, audio=audio)
         kind = AUDIO if k >= len(variants) else VIDEO
         events = progress_events(media, index, Target(kind, variant.bandwidth, variant.resolution, variant.codecs))
-        return url, events, ad["token"]
+        return SegmentHit(url, events, ad["token"], ad.get("trackers") or {}, media.duration_s,
+                          ad.get("ad_serving_id") or imp_id, placed.creative.hls_url)  # fmt: skip
 
     async def record_progress(self, record: SessionRecord, avail_id: str, imp_id: str, index: int) -> None:
         """The last ad segment each ad instance served in this session (server-side

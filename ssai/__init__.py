@@ -35,9 +35,10 @@ from ssai.stitch import (
     stitch,
     stitch_live,
 )
+from ssai.timeline import LiveAnchor, anchor_of, avail_starts, preroll_break, with_preroll
 
 __all__ = [
-    "AdMedia", "AdRef", "AdVariant", "Avail", "Break", "Cue", "CueOffsets", "FillPolicy", "LiveState",
+    "AdMedia", "AdRef", "LiveAnchor", "anchor_of", "avail_starts", "preroll_break", "with_preroll", "AdVariant", "Avail", "Break", "Cue", "CueOffsets", "FillPolicy", "LiveState",
     "MarkerError", "MediaPlaylist", "MultivariantPlaylist", "Origin", "OriginCache", "Plan", "PlanError",
     "PlaylistError", "Scte35Error", "SessionError", "SsaiError", "StitchOptions", "Target", "TrackingEvent",
     "choose", "detect", "find_breaks", "make_avail", "make_plan", "parse", "parse_media",

@@ -107,6 +107,14 @@ class FillPolicy:
     start_bumper: AdMedia | None = None
     end_bumper: AdMedia | None = None
 
+    @property
+    def bumpers_s(self) -> float:
+        return sum(b.duration_s for b in (self.start_bumper, self.end_bumper) if b is not None)
+
+    def ad_room(self, brk: Break) -> float:
+        """Seconds of the break left for ads once the bumpers have their place."""
+        return max(0.0, brk.duration - self.bumpers_s)
+
 
 @dataclass(frozen=True, slots=True)
 class Avail:
@@ -216,9 +224,9 @@ def find_breaks(playlist: MediaPlaylist, offsets: CueOffsets | None = None) -> t
 def make_avail(brk: Break, ads: Sequence[AdMedia], policy: FillPolicy = FillPolicy(),
                pod: Pod | None = None) -> Avail:  # fmt: skip
     """The avail for one break: bumpers around the ads; abandoned (content kept) when the
-    underfill passes the personalization threshold."""
+    underfill (what neither ads nor bumpers fill) passes the personalization threshold."""
     chosen = tuple(ads)
-    underfill = brk.duration - sum(a.duration_s for a in chosen)
+    underfill = policy.ad_room(brk) - sum(a.duration_s for a in chosen)
     filled = bool(chosen)
     threshold = policy.personalization_threshold_s
     if threshold is not None and underfill > threshold:

@@ -1,7 +1,24 @@
 """Server-side insertion (contract: "Server-side insertion (HLS)"): sessions, the
 multivariant and stitched media playlists, ad segment redirects with server-side
 progress beacons, tracking JSON, and HLS Interstitials asset lists. The work is in
-gateway/ssai_service.py; these handlers parse the request and write the answer."""
+gateway/ssai_service.py; these handlers parse the request and write the answer.
+
+Fill policy, per session (`POST /v1/sessions` JSON fields; a bad one is a 400 naming it):
+- `slate`: URL of a slate playlist (multivariant or media) that fills live avails past
+  their ads; default the demo slate while the demo origin is on, else none.
+- `personalization_threshold_s`: seconds (>= 0). When a break's ads and bumpers leave more
+  than this unfilled, the break is abandoned and its content plays (VOD: nothing is
+  inserted; live: the origin's own content runs through the avail).
+- `bumpers`: `{"start": URL, "end": URL}` (either may be left out): playlists played before
+  and after the ads of every filled break; their length is taken from the ads' room.
+- `live_preroll_s`: seconds (0 < s <= 300). A live session gets a break at its start: it
+  replaces that much content from where a player joining the session's first playlist
+  starts (three target durations from the live edge, RFC 8216 §6.3.3).
+The implicit `GET /v1/ssai/master.m3u8` takes the same names in its query, but `bumpers`.
+
+Ads with their own trackers (programmatic line items, resolved from their VAST tag) have
+those fired by the gateway when a segment fetch shows the event (gateway/ssai_firing.py).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +26,12 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import orjson
 from aiohttp import web
 
+import vast
 from beacons.validate import RawBeacon
 from gateway.keys import SETTINGS, STORE
 from gateway.peers import client_ip
@@ -20,14 +39,18 @@ from gateway.problems import problem
 from gateway.routes.beacons import PIPELINE
 from gateway.services import FETCHER, SIGNER, decide
 from gateway.ssai_decisions import session_params
-from gateway.ssai_service import SsaiService, decode_id
-from ssai.session import Sessions
+from gateway.ssai_firing import TrackerFiring, firings
+from gateway.ssai_service import SegmentHit, SsaiService, decode_id
+from ssai.session import DEFAULT_TTL_S, Sessions
 from store import StoreError
 
 log = logging.getLogger("adgw.ssai")
 
 HLS = "application/vnd.apple.mpegurl"
 SSAI: web.AppKey[SsaiService] = web.AppKey("ssai", SsaiService)
+TRACKERS: web.AppKey[TrackerFiring] = web.AppKey("ssai_trackers", TrackerFiring)
+QUARTILE_AT = {"impression": 0.0, "start": 0.0, "firstQuartile": 0.25, "midpoint": 0.5, "thirdQuartile": 0.75,
+               "complete": 1.0}  # fmt: skip
 
 EMPTY_WEBVTT = "WEBVTT\n\n"
 
@@ -57,6 +80,27 @@ async def emit_progress(app: web.Application, token: str, event: str, *, ip: str
     if not verdict.ok:
         log.warning("server-side %s beacon refused: %s %s", event, verdict.status, verdict.reason)
     return verdict.ok
+
+
+def fire_trackers(app: web.Application, params: dict, key: str, hit: SegmentHit, ip: str | None,
+                  ua: str | None) -> None:  # fmt: skip
+    """Queue the ad's own trackers for the events this fetch fired (never waits)."""
+    if not hit.trackers or not hit.events:
+        return
+    now = datetime.now(UTC)
+
+    def macros(event: str) -> vast.MacroContext:
+        return vast.MacroContext(
+            now=now, device_ip=ip, device_ua=ua, ifa=params.get("ifa"), ad_serving_id=hit.ad_serving_id,
+            asset_uri=hit.asset_uri, content_id=params.get("cid"), gdpr_consent=params.get("gdpr_consent"),
+            limit_ad_tracking=params.get("lmt") == "1" if "lmt" in params else None,
+            ad_playhead=QUARTILE_AT.get(event, 0.0) * hit.duration_s,
+            extra={"US_PRIVACY": params.get("us_privacy")} if params.get("us_privacy") else {},
+        )  # fmt: skip
+
+    queue = app[TRACKERS]
+    for firing in firings(hit.trackers, hit.events, macros, ip=ip, ua=ua, key=key):
+        queue.submit(firing)
 
 
 # ---------------------------------------------------------------------------- handlers
@@ -125,13 +169,14 @@ async def segment(request: web.Request) -> web.Response:
     if not variant.isdigit() or len(variant) > 4:
         return problem(400, "Bad Request", "v must be a variant number", kind="invalid-parameter", param="v")
     avail, ad, index = decode_id(info["avail"]), decode_id(info["ad"]), int(info["seg"])
-    url, events, token = await service.segment(record, avail, ad, index, int(variant))
+    hit = await service.segment(record, avail, ad, index, int(variant))
     await service.record_progress(record, avail, ad, index)
     ip, ua = _client(request)
-    for event in events:
-        await emit_progress(request.app, token, event, ip=ip, ua=ua)
+    fire_trackers(request.app, record.params, f"sess:{record.id}:fired:{avail}/{ad}", hit, ip, ua)
+    for event in hit.events:
+        await emit_progress(request.app, hit.token, event, ip=ip, ua=ua)
     # returned, not raised: the middleware would hand back the exception object itself
-    return web.Response(status=302, headers={"Location": url, "Cache-Control": "no-store"})
+    return web.Response(status=302, headers={"Location": hit.url, "Cache-Control": "no-store"})
 
 
 async def tracking(request: web.Request) -> web.Response:
@@ -175,10 +220,20 @@ def _guarded(handler):
 async def ssai_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     base = settings.base_url
-    app[SSAI] = SsaiService(sessions=Sessions(app[STORE]), store=app[STORE], fetcher=app[FETCHER], signer=app[SIGNER],
+    store = app[STORE]
+
+    async def claim(key: str) -> bool:
+        return await store.set_if_absent(key, "1", DEFAULT_TTL_S)
+
+    trackers = TrackerFiring(app[FETCHER], claim=claim)
+    await trackers.start()
+    app[TRACKERS] = trackers
+    app[SSAI] = SsaiService(sessions=Sessions(store), store=store, fetcher=app[FETCHER], signer=app[SIGNER],
                             decide=functools.partial(decide, app), base_url=base,
-                            slate_url=f"{base}/demo/slate/master.m3u8" if settings.demo else None)  # fmt: skip
+                            slate_url=f"{base}/demo/slate/master.m3u8" if settings.demo else None,
+                            fire_error_url=trackers.fire_url)  # fmt: skip
     yield
+    await trackers.close(drain_s=2.0)
 
 
 def setup(app: web.Application) -> None:
