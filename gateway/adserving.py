@@ -17,10 +17,11 @@ from aiohttp import web
 
 import vast
 from beacons.tokens import TokenSigner, claims_for_ad, context_from_request, tracking_urls
+from decision.caps import release_reservation
 from decision.pod import BreakSpec, Pod
 from decision.request import AdRequest
 from gateway.fetch import Fetcher, FetchError, FetchRefused, FetchTimeout
-from gateway.keys import SETTINGS
+from gateway.keys import SETTINGS, STORE
 from gateway.services import FETCHER, SIGNER, decide
 
 log = logging.getLogger("adgw.ads")
@@ -110,6 +111,8 @@ async def serve_breaks(app: web.Application, request: AdRequest, specs: Sequence
     for pod in pods:
         resolved, dropped = await _resolve_programmatic(app, pod, request)
         if dropped:
+            # an ad that will not play must not hold its frequency-cap reservation
+            await asyncio.gather(*(release_reservation(app[STORE], imp) for imp, _ in dropped))
             gone = {imp for imp, _ in dropped}
             kept = tuple(ad for ad in pod.ads if ad.imp_id not in gone)
             pod = replace(pod, ads=tuple(replace(ad, sequence=i + 1) for i, ad in enumerate(kept)))

@@ -14,6 +14,7 @@ from lxml import etree
 
 from gateway.app import create_app
 from gateway.config import load_settings
+from gateway.keys import STORE
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = "{http://www.iab.com/VAST}"
@@ -62,6 +63,7 @@ def programmatic_catalog(tmp_path: Path, tag_url: str) -> Path:
     li = next(li for li in doc["line_items"] if li["tier"] == "programmatic")
     creative = next(c for c in doc["creatives"] if c["id"] == li["creative_ids"][0])
     creative["vast_tag_url"] = tag_url
+    li["caps"] = [{"n": 3, "per": "day"}]  # so a decision reserves cap counters for it
     campaign = next(c for c in doc["campaigns"] if c["id"] == li["campaign_id"])
     doc.update(line_items=[li], creatives=[creative], campaigns=[campaign],
                advertisers=[a for a in doc["advertisers"] if a["id"] in (campaign["advertiser_id"], creative["advertiser_id"])])
@@ -112,4 +114,8 @@ async def test_slow_or_refused_tag_drops_the_ad_within_budget(aiohttp_client, tm
     assert elapsed < 3.0, f"answered after {elapsed:.2f}s"
     resp = await client.get("/v1/vast?sid=dev-r&dur=15&debug=1", headers={"Authorization": f"Bearer {ADMIN}"})
     body = await resp.json()
-    assert body["breaks"][0]["programmatic_dropped"], body["breaks"][0]
+    dropped = body["breaks"][0]["programmatic_dropped"]
+    assert dropped, body["breaks"][0]
+    # the dropped ad's frequency-cap reservation is released
+    store = client.app[STORE]
+    assert await store.get(f"capres:{dropped[0]['imp_id']}") is None
