@@ -14,6 +14,9 @@ Counters written (integers in the store):
                                          `spend_for_event`: CPM price/1000 per impression)
     cap:<cap_ref>:…                      via `decision.caps.record_impression` (needs the
                                          catalog snapshot; `cap_ref` = event device.cap_ref)
+    calib:<name>@<version>:…             predictions and outcomes per model version, via
+                                         `decision.models.outcomes.outcome_ops` (events
+                                         whose `model` block names a version)
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from beacons import metrics
 from beacons.events import SCHEMA
 from decision import caps, pacing
+from decision.models.outcomes import outcome_ops
 from store import Store
 
 log = logging.getLogger("adgw.beacons.consumer")
@@ -87,6 +91,9 @@ class Counters:
             at = _epoch(event["received_at"])
             day = time.strftime("%Y%m%d", time.gmtime(at))
             ops += [(f"dlv:{li}:{name}:total", 1, None), (f"dlv:{li}:{name}:{day}", 1, DAY_TTL_S)]
+            model = event.get("model")
+            if model:
+                ops += outcome_ops(name, model, _scheduled(model))
             goal, rate = "CPM", None
             if snapshot is not None and li in snapshot.line_item_index:
                 item = snapshot.line_item(li)
@@ -125,6 +132,14 @@ class Counters:
         else:
             # an error before the impression: the decision's cap reservation is released
             await caps.release_reservation(self.store, event["imp_id"])
+
+
+def _scheduled(model: Any) -> float | None:
+    at = model.get("scheduled_at") if isinstance(model, dict) else None
+    try:
+        return _epoch(at) if isinstance(at, str) else None
+    except ValueError:
+        return None
 
 
 def _parse(value: bytes | None) -> dict[str, Any] | None:

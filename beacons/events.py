@@ -92,10 +92,26 @@ def build_event(claims: TokenClaims, fields: BeaconFields, *, event_id_: str, re
         "content": {"cid": claims.cid, "channel": claims.channel, "genre": claims.genre},
         "privacy": {"lmt": claims.lmt, "gdpr": claims.gdpr, "gdpr_consent": claims.gdpr_consent,
                     "us_privacy": claims.us_privacy},
+        "model": model_block(claims),
         "flags": flags,
         "dedup": dedup,
         "kid": claims.kid,
         "gateway": gateway,
+    }
+
+
+def model_block(claims: TokenClaims) -> dict[str, Any] | None:
+    """What scored the ad, for calibration (`decision/models/outcomes.py`): the labels
+    per target, the predictions and the ad's scheduled start (its outcome cohort); None
+    for tokens that do not say."""
+    if not (claims.complete_model or claims.click_model):
+        return None
+    return {
+        "complete": claims.complete_model or None,
+        "click": claims.click_model or None,
+        "p_complete": None if claims.p_complete_micros is None else claims.p_complete_micros / 1_000_000,
+        "p_click": None if claims.p_click_micros is None else claims.p_click_micros / 1_000_000,
+        "scheduled_at": iso_ms(claims.start_ms),
     }
 
 

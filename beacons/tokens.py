@@ -2,15 +2,17 @@
 
 A token is `KID.PAYLOAD.MAC`: `PAYLOAD` is the base64url (RFC 4648 §5, unpadded) of a
 positional JSON array (field order fixed by `_FIELDS`, so the encoding is canonical and
-compact), `MAC` is HMAC-SHA256 over `KID.PAYLOAD` truncated to 128 bits (RFC 2104 §5
-allows truncation to half the output), compared with `hmac.compare_digest` on the
-encoded text, so any change to any character (including base64 padding bits) fails.
+compact; fields added later trail and are left out while at their defaults), `MAC` is
+HMAC-SHA256 over `KID.PAYLOAD` truncated to 128 bits (RFC 2104 §5 allows truncation to
+half the output), compared with `hmac.compare_digest` on the encoded text, so any change
+to any character (including base64 padding bits) fails.
 
 The token carries everything the event contract needs that the beacon request does not:
 the placed ad (imp id = VAST 4.1+ AdServingId, line item, campaign, advertiser,
-creative, price), the pod, the session, content and device context, privacy signals,
-the scheduled start and duration (plausibility checks) and the expiry. It never carries
-a raw IFA: `device_ref` is a one-way hash.
+creative, price, and the predictions and model versions that placed it), the pod, the
+session, content and device context, privacy signals, the scheduled start and duration
+(plausibility checks) and the expiry. It never carries a raw IFA: `device_ref` is a
+one-way hash.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -74,6 +77,11 @@ class TokenClaims:
     gdpr_consent: str | None = None
     us_privacy: str | None = None
     source: str = "client"
+    # what scored the ad (calibration): predictions in micro-units, `name@version` labels
+    p_complete_micros: int | None = None
+    p_click_micros: int | None = None
+    complete_model: str = ""
+    click_model: str = ""
     kid: str = ""  # set by the signer / from the token
 
     @property
@@ -95,13 +103,19 @@ _FIELDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
     ("genre", (str, type(None))), ("device_type", (str, type(None))),
     ("device_ref", (str, type(None))), ("lmt", bool), ("gdpr", bool),
     ("gdpr_consent", (str, type(None))), ("us_privacy", (str, type(None))), ("source", str),
+    # added later: optional trailing fields, left out of the payload while they hold their
+    # defaults, so tokens signed before they existed (and tokens without them) still verify
+    ("p_complete_micros", (int, type(None))), ("p_click_micros", (int, type(None))),
+    ("complete_model", str), ("click_model", str),
 )
+_REQUIRED = 23  # the fields every token has carried since VERSION 1
 
 
 # the exact types each field accepts, in `_FIELDS` order (also TokenClaims' order)
 _ALLOWED: tuple[frozenset[type], ...] = tuple(
     frozenset(kind if isinstance(kind, tuple) else (kind,)) for _, kind in _FIELDS)
 assert [name for name, _ in _FIELDS] == [f for f in TokenClaims.__dataclass_fields__][:len(_FIELDS)]
+_OPTIONAL_DEFAULTS = tuple(TokenClaims.__dataclass_fields__[name].default for name, _ in _FIELDS[_REQUIRED:])
 _BLOCK = 64  # SHA-256 block size
 _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
@@ -206,7 +220,10 @@ class TokenSigner:
 
     def sign(self, claims: TokenClaims) -> str:
         kid = self.keys.signing_kid
-        payload = _b64(orjson.dumps([VERSION, *(getattr(claims, name) for name, _ in _FIELDS)]))
+        values = [VERSION, *(getattr(claims, name) for name, _ in _FIELDS)]
+        while len(values) > _REQUIRED + 1 and values[-1] == _OPTIONAL_DEFAULTS[len(values) - _REQUIRED - 2]:
+            values.pop()  # trailing optional fields at their defaults stay out (compact, as before)
+        payload = _b64(orjson.dumps(values))
         signed = f"{kid}.{payload}"
         return f"{signed}.{self._mac(self.keys.secret(kid), signed)}"
 
@@ -243,9 +260,10 @@ def _decode(payload: str, kid: str) -> TokenClaims:
         values = orjson.loads(_unb64(payload))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
         raise TokenInvalid(MALFORMED_TOKEN, "undecodable payload") from None
-    if not isinstance(values, list) or len(values) != len(_FIELDS) + 1 or values[0] != VERSION:
+    if not isinstance(values, list) or not _REQUIRED < len(values) <= len(_FIELDS) + 1 or values[0] != VERSION:
         raise TokenInvalid(MALFORMED_TOKEN, "unknown token version")
     del values[0]
+    values.extend(_OPTIONAL_DEFAULTS[len(values) - _REQUIRED:])
     # orjson yields exact types, so a type lookup is the isinstance check (and keeps
     # bool, an int subclass, apart from int)
     for allowed, value in zip(_ALLOWED, values, strict=True):
@@ -321,4 +339,14 @@ def claims_for_ad(ad, *, pod_id: str, start_s: float, context: TokenContext,
         device_type=context.device_type, device_ref=context.device_ref, lmt=context.lmt,
         gdpr=context.gdpr, gdpr_consent=context.gdpr_consent, us_privacy=context.us_privacy,
         source=context.source,
+        p_complete_micros=_micros(getattr(ad, "p_complete", None)),
+        p_click_micros=_micros(getattr(ad, "p_click", None)),
+        complete_model=getattr(ad, "complete_model", ""), click_model=getattr(ad, "click_model", ""),
     )
+
+
+def _micros(p: float | None) -> int | None:
+    """A probability in integer micro-units (exact in JSON and in the counters)."""
+    if p is None or not math.isfinite(p):
+        return None
+    return round(min(max(float(p), 0.0), 1.0) * 1_000_000)

@@ -205,6 +205,14 @@ class _Prepared:
 
 
 
+def served_by(batch: ScoreBatch) -> tuple[str, str]:
+    """(completion, click) source of a batch's scores: the `name@version` the scorer names
+    per target (`meta["models"]`), else its single version ("priors"), else its tier."""
+    models = (batch.meta or {}).get("models") or {}
+    fallback = batch.versions[0] if len(batch.versions) == 1 else batch.tier
+    return models.get("complete", fallback), models.get("click", fallback)
+
+
 class Engine:
     def __init__(self, catalog: CatalogSnapshot, *, store: Store, clock: Callable[[], float] = time.time,
                  rng: random.Random | None = None, scorer: Scorer | None = None, pacing: PacingGate | None = None,
@@ -605,6 +613,7 @@ class Engine:
 
         ordered = pod_order(placed)
         winners = {i.ref.line_item_id for i in ordered}
+        complete_model, click_model = served_by(batch)
         ads = []
         offset = 0.0
         for seq, item in enumerate(ordered, start=1):
@@ -615,6 +624,8 @@ class Engine:
                 imp_id=imp_ids[b.index], sequence=seq, line_item_id=c.line_item.id, campaign_id=c.line_item.campaign_id,
                 advertiser_id=c.line_item.advertiser_id, creative=c.creative, price_micros=price, tier=b.tier,
                 offset_s=offset, advertiser_name=c.advertiser.name, exclusion_labels=c.line_item.exclusion_labels,
+                p_complete=float(batch.p_complete[b.index]), p_click=float(batch.p_click[b.index]),
+                complete_model=complete_model, click_model=click_model,
             ))
             offset += c.creative.duration_s
             stream.add(c)

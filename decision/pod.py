@@ -120,6 +120,12 @@ class PlacedAd:
     offset_s: float = 0.0  # start of this ad within the break
     advertiser_name: str = ""
     exclusion_labels: tuple[str, ...] = ()
+    # the predictions that placed this ad and what made them (`name@version` of a model,
+    # else the fallback: "priors", "constant" or the tier), for calibration against outcomes
+    p_complete: float | None = None
+    p_click: float | None = None
+    complete_model: str = ""
+    click_model: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -153,29 +151,3 @@ class Fetcher:
             if isinstance(cause, FetchRefused):
                 raise cause from None
             raise FetchError(f"fetch of {urlsplit(url).hostname} failed: {type(exc).__name__}") from None
-
-
-class TtlCache:
-    """A small LRU with per-entry expiry (resolved VAST tags, VOD origin playlists)."""
-
-    def __init__(self, max_entries: int = 2048, clock=time.monotonic) -> None:
-        self._data: OrderedDict[str, tuple[float, object]] = OrderedDict()
-        self._max = max_entries
-        self._clock = clock
-
-    def get(self, key: str):
-        item = self._data.get(key)
-        if item is None:
-            return None
-        expires, value = item
-        if expires <= self._clock():
-            del self._data[key]
-            return None
-        self._data.move_to_end(key)
-        return value
-
-    def put(self, key: str, value: object, ttl: float) -> None:
-        self._data[key] = (self._clock() + ttl, value)
-        self._data.move_to_end(key)
-        while len(self._data) > self._max:
-            self._data.popitem(last=False)

@@ -18,10 +18,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import vast
 from beacons.tokens import TokenSigner, tracking_url
 from decision.pod import BreakSpec, Creative, Pod, StreamHistory
 from decision.request import AdRequest
-from gateway.fetch import Fetcher, FetchError, TtlCache
+from gateway.fetch import Fetcher, FetchError
 from gateway.ssai_decisions import (
     FILL,
     ad_request_of,
@@ -154,7 +155,7 @@ class SsaiService:
         self._clock = clock
         self.pages = PlaylistPages(fetcher)
         self.origins = OriginCache()
-        self._ad_media: TtlCache = TtlCache(512)
+        self._ad_media = vast.TagCache(ttl_s=AD_MEDIA_TTL_S, max_entries=512)
         self._locks = KeyedLocks()
         self._fire_error_url = fire_error_url  # the tracker queue, for failed tags' Error URLs
 
@@ -394,7 +395,7 @@ class SsaiService:
         if not variants:
             raise PlanError(f"creative {creative.id} has no HLS variant")
         value = (variants, audio)
-        self._ad_media.put(key, value, AD_MEDIA_TTL_S)
+        self._ad_media.put(key, value)
         return value
 
     async def _variants(self, specs: Sequence[tuple[str, int, tuple[int, int] | None, str | None]]) -> tuple[AdVariant, ...]:

@@ -79,7 +79,8 @@ class Resolution:
 
 
 class TagCache:
-    """Resolved tags by URL, each kept `ttl_s` seconds by the injected clock; LRU-bounded."""
+    """Resolved tags by URL, each kept `ttl_s` seconds by the injected clock; LRU-bounded.
+    (The gateway also keeps the ad media playlists SSAI resolves from tags in one.)"""
 
     def __init__(self, *, ttl_s: float = 30.0, max_entries: int = 1024,
                  clock: Callable[[], float] = time.monotonic) -> None:

@@ -12,6 +12,9 @@
 - Canary: a stable hash of the device routes a share of traffic to a candidate
   version; it is rolled back automatically when its error rate, latency or
   calibration regress against the active version.
+- Calibration: `refresh_outcomes()` (run every `outcomes_interval_s`) reads the
+  predictions and outcomes the beacon counters recorded per version and feeds the
+  monitor (ratio per version in `describe()` and Prometheus) and the canary check.
 - Shadow: a candidate scores a sample of requests off the response path; both scores
   are logged and never reach the decision.
 """
@@ -34,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from decision.models import features as F
+from decision.models import outcomes
 from decision.models.errors import ModelConfigError, ModelNotFound
 from decision.models.fallback import CircuitBreaker, constant_batch
 from decision.models.manifest import Manifest
@@ -181,6 +185,12 @@ class ServingSettings:
     canary_latency_slack_s: float = 0.002
     canary_min_outcomes: float = 50.0
     canary_max_calibration_error: float = 0.15
+    # calibration from the beacon counters (decision/models/outcomes.py): read every
+    # `outcomes_interval_s`, over the cohorts of the last `calibration_window_s` that are at
+    # least `calibration_maturity_s` old (their completes and clicks have arrived)
+    outcomes_interval_s: float | None = 30.0
+    calibration_window_s: float = 6 * 3600.0
+    calibration_maturity_s: float = 600.0
 
 
 def canary_bucket(model: str, key: str) -> int:
@@ -209,6 +219,10 @@ class ModelScorer:
         self._rng = rng or random.Random()
         self._priors: Scorer = priors if priors is not None else PriorScorer()
         self.hydrator = F.FeatureHydrator(store, timeout_s=self.settings.hydration_timeout_s, monotonic=monotonic)
+        self._store = store
+        self._outcomes_fed: dict[tuple[str, str], tuple[int, int, int]] = {}
+        self._outcomes_task: asyncio.Task | None = None
+        self.outcomes_state: dict[str, Any] = {"refreshed_at": None, "cohorts": 0, "error": None}
         self.ads = F.AdFeatureCache()
         self.monitor = ScorerMonitor()
         self._prometheus_registry = prometheus_registry
@@ -237,12 +251,16 @@ class ModelScorer:
         self.started = True
         if s.poll_interval_s:
             self._poll_task = asyncio.create_task(self._poll_loop(s.poll_interval_s), name="adgw-model-poll")
+        if s.outcomes_interval_s and self._store is not None:
+            self._outcomes_task = asyncio.create_task(self._outcomes_loop(s.outcomes_interval_s),
+                                                      name="adgw-model-outcomes")
 
     async def stop(self) -> None:
-        if self._poll_task is not None:
-            self._poll_task.cancel()
-            await asyncio.gather(self._poll_task, return_exceptions=True)
-            self._poll_task = None
+        for task in (self._poll_task, self._outcomes_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._poll_task = self._outcomes_task = None
         for task in list(self._shadow_tasks):
             task.cancel()
         await asyncio.gather(*self._shadow_tasks, return_exceptions=True)
@@ -467,9 +485,11 @@ class ModelScorer:
             "models": {name: self.describe_model(name) for name in sorted(self.slots)},
             "retiring": [{"model": m.label, "inflight": m.inflight} for m in self._retiring if not m.closed],
             "monitor": self.monitor.describe(),
+            "outcomes": self.outcomes_state,
             "settings": {k: getattr(self.settings, k) for k in ("model_timeout_s", "default_budget_s",
                                                                "hydration_timeout_s", "shadow_sample",
-                                                               "poll_interval_s")},
+                                                               "poll_interval_s", "outcomes_interval_s",
+                                                               "calibration_window_s", "calibration_maturity_s")},
         }
 
     def health(self) -> dict:
@@ -488,6 +508,40 @@ class ModelScorer:
         slot = self.slots.get(name)
         if slot is not None and slot.state.canary is not None and slot.state.canary.version == version:
             self._check_canary(slot)
+
+    async def refresh_outcomes(self, *, now: float | None = None) -> dict[str, tuple[int, int, int]]:
+        """Read what the beacon counters recorded for every version this scorer has
+        served and feed the difference since the last read to `record_outcomes` (the
+        monitor then holds the window's totals; a version whose cohorts age out of the
+        window loses them again). `now` is the instant to read as of (default: the clock).
+        Returns {label: (impressions, predicted micro-units, outcomes)}."""
+        if self._store is None:
+            return {}
+        s = self.settings
+        at = self._clock() if now is None else now
+        cohorts = outcomes.mature_cohorts(at, s.calibration_window_s, s.calibration_maturity_s)
+        canaries = {(n, sl.state.canary.version) for n, sl in self.slots.items() if sl.state.canary is not None}
+        # canaries last: their check compares with the active version's ratio, fed first
+        keys = sorted(self.monitor.versions, key=lambda k: k in canaries)
+        totals = await outcomes.read_cohorts(self._store, [f"{n}@{v}" for n, v in keys], cohorts)
+        for name, version in keys:
+            n, pred, obs = totals[f"{name}@{version}"]
+            fed = self._outcomes_fed.get((name, version), (0, 0, 0))
+            if (n, pred, obs) != fed:
+                self._outcomes_fed[(name, version)] = (n, pred, obs)
+                self.record_outcomes(name, version, predicted=(pred - fed[1]) / outcomes.MICRO,
+                                     observed=obs - fed[2], count=n - fed[0])
+        self.outcomes_state = {"refreshed_at": at, "cohorts": len(cohorts), "error": None}
+        return totals
+
+    async def _outcomes_loop(self, interval: float) -> None:
+        while True:
+            try:
+                await self.refresh_outcomes()
+            except Exception as exc:  # noqa: BLE001 - an unreadable store must not end the loop
+                self.outcomes_state = {**self.outcomes_state, "error": str(exc) or type(exc).__name__}
+                log.warning("model outcomes refresh failed: %s", exc)
+            await asyncio.sleep(interval)
 
     # ------------------------------------------------------------------ scoring
 
@@ -532,6 +586,7 @@ class ModelScorer:
         scores: dict[str, np.ndarray] = {}
         used: list[str] = []
         meta: dict[str, Any] = {}
+        served: dict[str, str] = {}  # target -> label of what scored it (the engine records it per ad)
         x = None
         if n and plan and any(chain for _, chain in plan):
             remaining = deadline - self._monotonic()
@@ -552,6 +607,7 @@ class ModelScorer:
                 if probs is not None and model is not None:
                     scores[target] = probs
                     used.append(model.label)
+                    served[target] = model.label
                     if model is slot.state.canary:
                         meta.setdefault("canary", []).append(model.label)
             self._maybe_shadow(request, plan, x, scores)
@@ -571,6 +627,7 @@ class ModelScorer:
             for target in BATCH_TARGETS:
                 if target not in scores:
                     tiers[target] = priors_tier
+                    served[target] = "priors" if priors_tier == "T2" else "constant"
                     self.monitor.observe_tier(target, priors_tier)
         p_complete = scores["complete"].tolist() if "complete" in scores else priors_c
         p_click = scores["click"].tolist() if "click" in scores else priors_k
@@ -580,6 +637,7 @@ class ModelScorer:
         tier = max((tiers[t] for t in BATCH_TARGETS), key=TIERS.index)
         self.monitor.observe_tier("batch", tier)
         meta["tiers"] = tiers
+        meta["models"] = served
         return ScoreBatch(p_complete=p_complete, p_click=p_click, tier=tier, versions=tuple(used), meta=meta)
 
     async def _score_slot(self, slot: ModelSlot, chain: list[tuple[LoadedModel, str]], x: np.ndarray,
