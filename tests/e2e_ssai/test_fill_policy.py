@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from ssai.demo import LIVE_BREAKS, LOOP_SEGMENTS, SEGMENT_S
 from tests.e2e_ssai.conftest import Gateway, media_url
 from tests.e2e_ssai.test_api import _problem
 
@@ -57,7 +58,24 @@ def test_bumpers_frame_the_pod_and_threshold_abandons_underfill(gateway: Gateway
     assert uris[ad_uris[-1] + 1:] == [slate_segment, slate_segment]  # the end bumper, then the content
 
 
+def wait_for_join_outside_an_avail(span: int = 3, within: float = 40.0) -> None:
+    """The demo live stream is a function of the clock. A player joining inside an avail
+    gets that avail's ads, not a pre-roll (deliberately), so wait until the join point
+    (three segments from the live edge) and the `span` segments after it touch neither an
+    avail nor the loop's wrap."""
+    blocked = {i for start, length in LIVE_BREAKS for i in range(start, start + length + 1)}
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        join = int(time.time() // SEGMENT_S) - 3
+        run = [join + k for k in range(span)]
+        if all(n % LOOP_SEGMENTS not in blocked for n in run) and run[0] // LOOP_SEGMENTS == run[-1] // LOOP_SEGMENTS:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the demo live stream offered no join point outside an avail within {within}s")
+
+
 def test_live_preroll_is_tracked_at_the_same_time_across_refreshes(gateway: Gateway) -> None:
+    wait_for_join_outside_an_avail()
     session = gateway.session("/demo/live/master.m3u8", sid="live-preroll", live_preroll_s=10)
     starts = []
     for refresh in range(2):
