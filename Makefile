@@ -18,7 +18,7 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,sim,train,dev]'
+	$(BIN)/pip install --quiet -e '.[test,train,dev]'
 	@touch $@ $(STAMP_RUN)
 
 venv: $(STAMP_TEST)
