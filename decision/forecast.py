@@ -95,6 +95,10 @@ class TrafficForecast:
     def observed_hours(self) -> int:
         return len(self._counts)
 
+    def observed(self, hour: int) -> float | None:
+        """The completed hour's observed count, None when it was not observed."""
+        return self._counts.get(hour)
+
     # prediction -------------------------------------------------------------
     def _baseline(self, hour: int) -> float | None:
         """Seasonal-naive estimate from the same hour a day and a week earlier."""
@@ -111,6 +115,16 @@ class TrafficForecast:
             return day
         if week is not None:
             return week
+        if self._counts:
+            # further ahead than a week: the newest observed same hour of the week (the
+            # observed weekly shape, not the prior's, so long flights split budgets right)
+            newest = max(self._counts)
+            if hour > newest:
+                weeks = -(-(hour - newest) // 168)
+                for k in (weeks, weeks + 1):
+                    seen = self._counts.get(hour - 168 * k)
+                    if seen is not None:
+                        return seen
         level = self._level()
         return None if level is None else level * self._prior(hour)
 

@@ -3,24 +3,28 @@
 Every gateway instance runs one `PacingController` (it implements `PacingGate`). The
 engine drops a candidate line item with probability `1 - participation(line_item, now)`.
 `refresh(now)` — called every few seconds by the gateway, or by the simulator on its
-virtual clock — reads the shared counters and recomputes every rate:
+virtual clock — reads the shared counters and recomputes every rate.
 
-    p = remaining goal x ramp(now) / (value per eligible request x eligible share
-                                      x expected remaining requests, ramp-weighted)
+Each line item paces a goal for today, fixed at the day's first refresh: its daily
+budget or, when smaller, its lifetime budget's share of the day (what is left x today's
+expected traffic / the traffic expected until the flight ends). The plan spreads that
+goal over the day's requests (observed for past hours and so far in this one, the
+forecast for the rest) inside the line item's dayparts, times a ramp from 1 + f to
+1 - f for `frontloaded`. The rate is a PI controller on that plan:
+
+    p = (planned units per second now + gap to the plan / catch_up_s)
+        / (value per eligible request x eligible share x requests per second)
 
 `value per eligible request` (goal units delivered per eligible request offered, i.e.
 at participation 1) and `eligible share` (how many requests the engine asked about this
 line item, i.e. passed its targeting, flight and policy) are learned from shared
-counters, smoothed over `smoothing_s`, and start from cautious priors (the line item's
-price as an upper bound x `prior_win_rate`; eligible everywhere). `expected remaining
-requests` comes from `decision.forecast` fed by the shared hourly request counters,
-restricted to the line item's dayparts. Because every input is shared, instances that
-refresh together compute the same rate; because the rate is proportional to the
-remaining goal, it re-plans continuously: behind plan it speeds up, ahead it slows down,
-and a traffic step or spike changes spend in proportion to the traffic while the rate
-stays put. Modes: `even` (spend follows traffic), `frontloaded` (a ramp from 1 + f at the
-period start to 1 - f at its end), `asap` (p = 1). With both a daily and a lifetime
-budget the smaller rate wins. A rate may drop at once but at most doubles per refresh.
+counters, smoothed over `smoothing_s`; the value starts from the line item's price x
+the win rate pooled over all line items. Because the plan moves with the traffic seen,
+a spike is spent with (the rate holds) and absorbed by the rest of the day; because
+the gap is integrated, a line item that fell behind (outranked for a while) catches up
+at most `max_catch_up` x its planned rate. `asap` bids on everything (p = 1) until
+today's goal is met; ranking among bidders is the auction's job. A rate may drop at once
+but at most doubles per refresh.
 
 No instance may overspend by acting alone: the rate is capped so that the spend
 expected before the next refresh, across all instances at the current global request
@@ -41,8 +45,9 @@ Counter keys (integers in the store; days in the catalog's time zone):
                                         asked its participation)
     pace:offer:<line_item>:total        those requests x participation, in thousandths
 
-`record_delivery` is the one function that writes the delivery counters; the beacon
-consumer and the simulator both call it (with `spend_for_event` for the amount).
+`record_delivery` writes the delivery counters (the beacon consumer calls it, with
+`spend_for_event` for the amount); `delivery_ops` gives the same increments for callers
+that batch (the simulator flushes what it delivered before each refresh).
 """
 
 from __future__ import annotations
@@ -55,13 +60,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from prometheus_client import Counter, Gauge
 
-from decision.forecast import HOUR, ForecastHorizon, TrafficForecast, hour_index
+from decision.forecast import HOUR, ForecastHorizon, TrafficForecast, hour_index, prior_weight
 
 __all__ = [
     "MODES", "PacingSpec", "PacingController", "record_delivery", "delivery_keys",
-    "day_label", "hour_label", "spend_for_event", "REQ_TOTAL_KEY",
+    "day_label", "hour_label", "spend_for_event", "REQ_TOTAL_KEY", "delivery_ops",
 ]
 
 log = logging.getLogger(__name__)
@@ -96,15 +102,24 @@ def delivery_keys(line_item_id: str, now: float, tz_offset_s: float = 0.0) -> tu
             f"pace:imps:{line_item_id}:{day}", f"pace:imps:{line_item_id}:total")
 
 
+def delivery_ops(line_item_id: str, day: str, spend_micros: int = 0,
+                 impressions: int = 0) -> list[tuple[str, int, float | None]]:
+    """The counter increments for delivery on local day `day` (yyyymmdd), for callers
+    that batch many deliveries into one `incr_many`."""
+    ops: list[tuple[str, int, float | None]] = []
+    if spend_micros:
+        ops += [(f"pace:spend:{line_item_id}:{day}", int(spend_micros), DAY_KEY_TTL),
+                (f"pace:spend:{line_item_id}:total", int(spend_micros), None)]
+    if impressions:
+        ops += [(f"pace:imps:{line_item_id}:{day}", int(impressions), DAY_KEY_TTL),
+                (f"pace:imps:{line_item_id}:total", int(impressions), None)]
+    return ops
+
+
 async def record_delivery(store: Any, line_item_id: str, now: float, *, spend_micros: int = 0,
                           impressions: int = 0, tz_offset_s: float = 0.0) -> None:
     """Add delivered spend and impressions to the pacing counters (one round trip)."""
-    spend_day, spend_total, imps_day, imps_total = delivery_keys(line_item_id, now, tz_offset_s)
-    ops: list[tuple[str, int, float | None]] = []
-    if spend_micros:
-        ops += [(spend_day, int(spend_micros), DAY_KEY_TTL), (spend_total, int(spend_micros), None)]
-    if impressions:
-        ops += [(imps_day, int(impressions), DAY_KEY_TTL), (imps_total, int(impressions), None)]
+    ops = delivery_ops(line_item_id, day_label(now, tz_offset_s), spend_micros, impressions)
     if ops:
         await store.incr_many(ops)
 
@@ -251,6 +266,51 @@ class _State:
     allowance: float = math.inf  # local units this instance may still serve before refresh
     local_served: float = 0.0
     periods: list[_Period] = field(default_factory=list)
+    day: int | None = None  # local day index `day_goal` was fixed for
+    day_goal: float = math.inf  # goal units for today (the binding budget's share of the day)
+    basis: str = ""  # daily | lifetime_share | lifetime | open
+    target: float | None = None  # ideal cumulative delivery today at the last refresh
+
+
+class _DayProfile:
+    """The plan's shape over one local day: expected requests per hour (the observed count
+    for completed hours, the forecast for the rest) and, per activity pattern and mode,
+    the cumulative plan weights (traffic x dayparts x the frontloaded ramp)."""
+
+    def __init__(self, forecast: TrafficForecast, day: int, current_hour: int, frontload: float) -> None:
+        h0 = day * 24
+        lam = []
+        for h in range(h0, h0 + 24):
+            seen = forecast.observed(h) if h < current_hour else None
+            lam.append(seen if seen is not None else forecast.expected(h))
+        self.known = sum(lam) > 0
+        if not self.known:  # cold start: the prior's shape; the level comes from the live rate
+            lam = [prior_weight(h) for h in range(h0, h0 + 24)]
+        self.h0 = h0
+        self.lam = np.asarray(lam, dtype=np.float64)
+        self.how = np.array([((h // 24 + 3) % 7) * 24 + h % 24 for h in range(h0, h0 + 24)])
+        self.ramp = 1.0 + frontload * (1.0 - 2.0 * (np.arange(24) + 0.5) / 24.0)
+        self._weights: dict[tuple, tuple[list[float], list[float], list[float]]] = {}
+
+    def weights(self, spec: PacingSpec, start: float | None, end: float | None,
+                tz_offset_s: float) -> tuple[list[float], list[float], list[float]]:
+        """(per-hour plan factors (dayparts x ramp), weights (expected requests x factor),
+        prefix sums of the weights) of the line item's plan for the day."""
+        lo = 0 if start is None else max(0, min(24, math.ceil((start + tz_offset_s) / HOUR - self.h0)))
+        hi = 24 if end is None else max(0, min(24, math.ceil((end + tz_offset_s) / HOUR - self.h0)))
+        key = (spec.mask, spec.mode == "frontloaded", lo, hi)
+        hit = self._weights.get(key)
+        if hit is None:
+            f = np.ones(24)
+            if spec.mask is not None:
+                f *= np.asarray(spec.mask, dtype=np.float64)[self.how]
+            if spec.mode == "frontloaded":
+                f *= self.ramp
+            f[:lo] = 0.0
+            f[hi:] = 0.0
+            w = self.lam * f
+            hit = self._weights[key] = (f.tolist(), w.tolist(), np.concatenate(([0.0], np.cumsum(w))).tolist())
+        return hit
 
 
 class PacingController:
@@ -265,8 +325,8 @@ class PacingController:
                  tz_offset_s: float = 0.0, forecast: TrafficForecast | None = None,
                  smoothing_s: float = 900.0, frontload: float = 0.5, safety: float = 2.0,
                  prior_exposure: float = 2.0, prior_win_rate: float = 0.5, max_step_up: float = 2.0,
-                 min_memory: float = 30.0, max_stale_s: float = 60.0,
-                 metrics: bool = True) -> None:
+                 min_memory: float = 30.0, max_stale_s: float = 60.0, catch_up_s: float = 1800.0,
+                 max_catch_up: float = 2.0, metrics: bool = True) -> None:
         self._store = store
         self._clock = clock
         self.refresh_interval_s = refresh_interval_s
@@ -280,6 +340,8 @@ class PacingController:
         self.max_step_up = max_step_up
         self.min_memory = min_memory
         self.max_stale_s = max_stale_s
+        self.catch_up_s = catch_up_s
+        self.max_catch_up = max_catch_up
         self._metrics = metrics
         self._states: dict[str, _State] = {}
         self._rates: dict[str, float] = {}
@@ -291,6 +353,9 @@ class PacingController:
         self._last_hour: int | None = None
         self._local_share = 1.0
         self._horizon_cache: tuple[tuple[int, int], ForecastHorizon] | None = None
+        self._profile_cache: tuple[tuple[int, int, int], _DayProfile] | None = None
+        self._prior_win = prior_win_rate
+        self._hour_requests = 0
         self.set_specs(specs)
 
     # configuration -----------------------------------------------------------
@@ -302,6 +367,8 @@ class PacingController:
                 continue
             old = self._states.get(spec.line_item_id)
             if old is not None:
+                if old.spec != spec:
+                    old.day = None  # today's goal is fixed again from the new budgets
                 old.spec = spec
                 states[spec.line_item_id] = old
             else:
@@ -393,6 +460,7 @@ class PacingController:
                     self._rates[li] = 0.0
             return
         req_total = totals[0]
+        self._hour_requests = totals[1]  # requests so far in the current hour, all instances
         dt = 0.0 if self._last_refresh is None else max(0.0, now - self._last_refresh)
         new_requests = 0 if self._req_total is None else max(0, req_total - self._req_total)
         self._req_total = req_total
@@ -404,6 +472,7 @@ class PacingController:
         if self.forecast.observed_hours == 0 and self._req_rate > 0:
             self.forecast.hint_rate(hour, self._req_rate * HOUR)
         decay = math.exp(-dt / self.smoothing_s) if dt > 0 else 1.0
+        self._prior_win = self._pooled_win_rate()
         for i, (li, st) in enumerate(self._states.items()):
             self._update(st, now, values[2 * i], values[2 * i + 1], totals[2 + 2 * i], totals[3 + 2 * i],
                          new_requests, decay)
@@ -428,6 +497,19 @@ class PacingController:
 
     forecast_history_hours = 24 * 8
 
+    def _pooled_win_rate(self) -> float:
+        """Units delivered per unit of upper bound offered, over all line items: the
+        prior of a line item that has not been observed yet (at most `prior_win_rate`)."""
+        units = bound = 0.0
+        for st in self._states.values():
+            upper = st.spec.max_unit_per_request
+            if upper and st.acc_exposure > 0:
+                units += st.acc_units
+                bound += st.acc_exposure * upper
+        if bound <= 0 or units <= 0:
+            return self.prior_win_rate
+        return min(self.prior_win_rate, max(0.005, units / bound))
+
     def _update(self, st: _State, now: float, day_value: int, total_value: int, offer_total: int,
                 elig_total: int, new_requests: int, decay: float) -> None:
         spec = st.spec
@@ -444,42 +526,52 @@ class PacingController:
         st.acc_elig = st.acc_elig * decay + eligible
         if spec.active(now, self.tz_offset_s):
             st.acc_req = st.acc_req * decay + new_requests
-        # goal units per eligible request offered at full participation; until enough
-        # is observed the estimate leans on the line item's upper bound x a prior win rate
+        # goal units per eligible request offered at full participation; until enough is
+        # observed the estimate leans on the line item's upper bound x the win rate pooled
+        # over all line items (the catalog's, not a guess)
         value = None
         upper = spec.max_unit_per_request
         e0 = self.prior_exposure
         if upper:
-            value = (st.acc_units + upper * self.prior_win_rate * e0) / (st.acc_exposure + e0)
+            value = (st.acc_units + upper * self._prior_win * e0) / (st.acc_exposure + e0)
         elif st.acc_exposure >= e0 and st.acc_units > 0:
             value = st.acc_units / st.acc_exposure
-        if value is not None:
-            # the eligible share of all requests (prior: all of them, the cautious side)
-            value *= (st.acc_elig + e0) / (st.acc_req + e0)
+        share = (st.acc_elig + e0) / (st.acc_req + e0)  # eligible share of all requests
         st.periods = []
         st.local_served = 0.0
+        st.target = None
         if (spec.start is not None and now < spec.start) or (spec.end is not None and now >= spec.end):
             st.rate, st.reason, st.allowance = 0.0, "out_of_flight", 0.0
             return
-        rate, reason, remaining_min = 1.0, "asap" if spec.mode == "asap" else "plan", math.inf
+        tz = self.tz_offset_s
+        day = math.floor((now + tz) / DAY)
+        day_start = day * DAY - tz
+        p_start = day_start if spec.start is None else max(day_start, spec.start)
+        p_end = day_start + DAY if spec.end is None else min(day_start + DAY, spec.end)
+        before_today = total_value - day_value  # delivered on earlier days
+        remaining_min = math.inf
         if spec.daily_goal is not None:
-            day_start = math.floor((now + self.tz_offset_s) / DAY) * DAY - self.tz_offset_s
-            start = day_start if spec.start is None else max(day_start, spec.start)
-            end = day_start + DAY if spec.end is None else min(day_start + DAY, spec.end)
-            st.periods.append(_Period("day", spec.daily_goal, day_value, start, end))
+            st.periods.append(_Period("day", spec.daily_goal, day_value, p_start, p_end))
+            remaining_min = spec.daily_goal - day_value
         if spec.lifetime_goal is not None:
             st.periods.append(_Period("lifetime", spec.lifetime_goal, total_value, spec.start, spec.end))
+            remaining_min = min(remaining_min, spec.lifetime_goal - total_value)
+        if st.day != day:
+            self._fix_day_goal(st, now, day, day_value, before_today, p_end)
+        goal = st.day_goal
         for period in st.periods:
-            remaining = period.goal - period.delivered
-            remaining_min = min(remaining_min, remaining)
-            period.rate, period.reason = self._plan(spec, period, now, remaining, value)
-            if period.rate < rate:
-                rate, reason = period.rate, period.reason
-        if remaining_min <= 0:
+            period.forecast = goal
+        if remaining_min <= 0 or day_value >= goal:
             st.rate, st.reason, st.allowance = 0.0, "goal_met", 0.0
             return
+        remaining_min = min(remaining_min, goal - day_value)
+        rate, reason = 1.0, spec.mode
+        if spec.mode != "asap" and not math.isinf(goal):
+            rate, reason = self._plan_rate(st, now, goal, day_value, value, share, p_start, p_end, day)
+        elif math.isinf(goal):
+            reason = "open_ended"
         # Per-refresh allowance: what all instances may deliver before the next refresh.
-        per_request = value if value is not None else spec.max_unit_per_request
+        per_request = (value * share) if value is not None else spec.max_unit_per_request
         if per_request:
             expected_full = per_request * self._req_rate * self.refresh_interval_s
             cap = remaining_min / (self.safety * expected_full) if expected_full > 0 else 1.0
@@ -491,31 +583,71 @@ class PacingController:
         if st.reason not in ("goal_met", "out_of_flight", "stale"):  # a fresh start is not a step
             rate = min(rate, st.rate * self.max_step_up + 0.01)
         st.rate = min(1.0, max(0.0, rate))
-        st.reason = reason if value is not None or reason in ("allowance", "asap") else "warmup"
+        st.reason = reason
 
-    def _plan(self, spec: PacingSpec, period: _Period, now: float, remaining: int,
-              value: float | None) -> tuple[float, str]:
-        if remaining <= 0:
-            return 0.0, "goal_met"
-        if spec.mode == "asap":
-            return 1.0, "asap"
-        if period.end is None:
-            return 1.0, "open_ended"
-        horizon = self._horizon(now)
-        ramp = None
-        now_weight = 1.0
-        if spec.mode == "frontloaded" and period.start is not None:
-            # weight(t) = 1 + f (1 - 2 (t - start) / length), as a + b (t - horizon.t0)
-            length, f = max(1.0, period.end - period.start), self.frontload
-            b = -2.0 * f / length
-            a = 1.0 + f + 2.0 * f * (period.start - horizon.t0) / length
-            ramp = (a, b)
-            now_weight = max(0.0, a + b * (now - horizon.t0))
-        expected = horizon.remaining(now, period.end, mask=spec.mask, ramp=ramp)
-        period.forecast = expected
-        if value is None or expected <= 0:
+    def _fix_day_goal(self, st: _State, now: float, day: int, day_value: int, before_today: int,
+                      p_end: float) -> None:
+        """Today's goal, fixed at the day's first refresh: the daily budget, or the
+        lifetime budget's share of the day (what is left of it x today's expected
+        eligible traffic / the traffic expected until the flight ends), whichever is less."""
+        spec = st.spec
+        goal, basis = math.inf, "open"
+        if spec.daily_goal is not None:
+            goal, basis = float(spec.daily_goal), "daily"
+        if spec.lifetime_goal is not None:
+            left = spec.lifetime_goal - before_today
+            if spec.end is None:
+                share, life_basis = float(left), "lifetime"
+            else:
+                horizon = self._horizon(now)
+                until_flight_end = horizon.remaining(now, spec.end, mask=spec.mask)
+                today = horizon.remaining(now, p_end, mask=spec.mask)
+                share = day_value + (left - day_value) * today / until_flight_end if until_flight_end > 0 else left
+                life_basis = "lifetime_share" if p_end < spec.end else "lifetime"
+            if share < goal:
+                goal, basis = float(share), life_basis
+        st.day, st.day_goal, st.basis = day, goal, basis
+
+    def _plan_rate(self, st: _State, now: float, goal: float, done: float, value: float | None, share: float,
+                   p_start: float, p_end: float, day: int) -> tuple[float, str]:
+        """even / frontloaded: the plan spreads the day's goal over the day's requests
+        (observed for past hours and the current one so far, forecast for the rest) x
+        dayparts x the frontloaded ramp. The rate delivers the plan's share of the
+        requests coming now plus the gap to the plan spread over `catch_up_s` (a PI
+        controller: the plan is the feed-forward, the cumulative gap the integral). The
+        plan moves with the traffic actually seen, so a spike is spent with, not fought."""
+        spec = st.spec
+        profile = self._profile(now, day)
+        if not profile.known or self._req_rate <= 0:
             return 1.0, "warmup"
-        return remaining * now_weight / (value * expected), "plan"
+        f, w, cum = profile.weights(spec, spec.start, spec.end, self.tz_offset_s)
+        x = min(24.0, max(0.0, (now + self.tz_offset_s) / HOUR - profile.h0))
+        i = min(23, int(x))
+        left_in_hour = max(0.0, (1.0 - (x - i)) * HOUR)
+        this_hour = self._hour_requests + self._req_rate * left_in_hour
+        total = cum[i] + this_hour * f[i] + (cum[24] - cum[i + 1])
+        if total <= 0:
+            return 1.0, "warmup"
+        planned = goal * (cum[i] + self._hour_requests * f[i]) / total
+        st.target = planned
+        density = goal * self._req_rate * f[i] / total  # planned units per second now
+        # behind plan, catch up at most `max_catch_up` x the planned rate: a late burst of
+        # wins after an early drought must not overshoot the curve the other way
+        gap = (planned - done) / min(self.catch_up_s, max(self.refresh_interval_s, p_end - now))
+        need = density + min(gap, self.max_catch_up * density)
+        if need <= 0:
+            return 0.0, "ahead"
+        if value is None:
+            return 1.0, "warmup"
+        capacity = value * share * self._req_rate  # units per second at participation 1
+        return (need / capacity, "plan") if capacity > 0 else (1.0, "warmup")
+
+    def _profile(self, now: float, day: int) -> _DayProfile:
+        hour = hour_index(now, self.tz_offset_s)
+        key = (day, hour, self.forecast.version)
+        if self._profile_cache is None or self._profile_cache[0] != key:
+            self._profile_cache = (key, _DayProfile(self.forecast, day, hour, self.frontload))
+        return self._profile_cache[1]
 
     def _horizon(self, now: float) -> ForecastHorizon:
         hour = hour_index(now, self.tz_offset_s)
@@ -543,6 +675,9 @@ class PacingController:
             "eligible_share": st.acc_elig / st.acc_req if st.acc_req > 0 else None,
             "request_rate": self._req_rate,
             "allowance": None if math.isinf(st.allowance) else st.allowance,
+            "day_goal": None if math.isinf(st.day_goal) else st.day_goal,
+            "budget_basis": st.basis or None,
+            "planned_delivery": st.target,
             "local_served": st.local_served,
             "refreshed_at": self._last_refresh,
             "periods": [
@@ -552,6 +687,10 @@ class PacingController:
                 for p in st.periods
             ],
         }
+
+    def rates(self) -> dict[str, float]:
+        """The current participation of every paced line item."""
+        return dict(self._rates)
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {li: self.describe(li) for li in self._states}

@@ -74,11 +74,15 @@ def _summary(report: dict[str, Any]) -> str:
         f"eCPM {t['ecpm_micros'] / 1e6:.2f}  cap violations {t['cap_violations']}  "
         f"separation violations {t['separation_violations']}  wall {t['wall_seconds']:.0f}s",
     ]
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1%}"
+
     for mode, s in report.get("pacing_summary", {}).items():
-        dev = s["max_hourly_deviation_median"]
-        lines.append(f"  {mode:<11} {s['line_items']:>3} line items: delivery median {s['delivery_ratio_median']:.1%} "
-                     f"(min {s['delivery_ratio_min']:.1%}, max {s['delivery_ratio_max']:.1%}), in 95-105% "
-                     f"{s['in_band_95_105']}, hourly deviation median {'-' if dev is None else f'{dev:.1%}'}")
+        lines.append(f"  {mode:<11} {s['line_items']:>3} line items with supply (+{s['supply_limited']} supply-limited): "
+                     f"delivery median {pct(s['delivery_ratio_median'])} (min {pct(s['delivery_ratio_min'])}, "
+                     f"max {pct(s['delivery_ratio_max'])}), in 95-105% {s['in_band_95_105']}, hourly deviation "
+                     f"median {pct(s['max_hourly_deviation_median'])}, within 10% {s['within_10pct']}, "
+                     f"spent by midday {pct(s['spent_share_at_midday_median'])}")
     return "\n".join(lines)
 
 

@@ -1,14 +1,22 @@
 """Report of a simulation run: per line item and totals, ideal curves, plots, A/B tables.
 
-The ideal curve of a budget period (a local day for daily budgets, the flight for
-lifetime ones) spreads the goal over the period's hours in proportion to the requests
-of each hour inside the line item's dayparts (realised requests for simulated hours,
-the world's expectation for the rest), weighted by the frontloaded ramp for
-`frontloaded` items (the same 1 + f .. 1 - f ramp as the controller). `asap` items are
+Budget basis: every local day the run touches has a goal per line item, the daily
+budget or, when it is smaller, the lifetime budget's share of that day (what is left of
+it x the day's expected traffic / the traffic expected until the flight ends; the
+controller fixes the same share at the day's first refresh). `budget_basis` names the
+binding one. The ideal curve spreads each day's goal over the day's hours in
+proportion to the realised requests of each hour inside the flight and dayparts,
+times the frontloaded ramp 1 + f .. 1 - f for `frontloaded` items. `asap` items are
 compared with the traffic-proportional curve too, for information: their point is to
-run ahead of it. `budget_micros` in the report is the ideal spend over the simulated
-span (the daily budget for a run of one whole day), so `delivery_ratio` reads the same
-on runs shorter than a budget period.
+run ahead of it. `budget_micros` is the ideal spend over the simulated span (the day's
+goal for a run of one whole day), so `delivery_ratio` reads the same on runs shorter
+than a day.
+
+Supply: a line item that never passed targeting, flight, policy and floors
+(`eligible_requests` = 0), or that fell short while bidding on (nearly) every request
+it was eligible for (mean participation >= 0.9: outranked, capped), is
+`supply_limited` with the reason; the pacing summary leaves it out of the accuracy
+figures and counts it separately.
 """
 
 from __future__ import annotations
@@ -26,76 +34,99 @@ from decision.pacing import DAY, PacingSpec
 __all__ = ["build_report", "ab_table", "write_plots", "ideal_curve"]
 
 MIN_IDEAL_SHARE = 0.01  # deviation is not measured before the ideal reaches 1% of the budget
+SUPPLY_SATURATED = 0.9  # mean participation at or above which a short line item is supply-limited
+BAND = (0.95, 1.05)
 
 
-def _hour_weight(spec: PacingSpec, t: float, tz: float, volume: float, frontload: float,
-                 p_start: float, p_end: float) -> float:
-    mid = t + HOUR / 2
-    if not p_start <= mid < p_end or not spec.active(mid, tz):
-        return 0.0
-    if spec.mode == "frontloaded":
-        frac = (mid - p_start) / max(1.0, p_end - p_start)
-        return volume * (1.0 + frontload * (1.0 - 2.0 * frac))
-    return volume
+def _how(h: int) -> int:
+    """Hour of week (Monday 00:00 first) of local hour index `h`."""
+    return ((h // 24 + 3) % 7) * 24 + h % 24
+
+
+class _Expected:
+    """The traffic a planner could expect (no event, no noise), per local hour, with
+    sums over long spans from its weekly period."""
+
+    def __init__(self, expected: Any, tz: float, anchor: float) -> None:
+        h0 = math.floor((anchor + tz) / HOUR)
+        self.tz = tz
+        self.week = np.zeros(168)
+        for h in range(h0, h0 + 168):
+            self.week[_how(h)] = float(expected(h * HOUR - tz))
+
+    def total(self, spec: PacingSpec, t0: float, t1: float) -> float:
+        if t1 <= t0:
+            return 0.0
+        lo, hi = math.floor((t0 + self.tz) / HOUR), math.floor((t1 + self.tz) / HOUR)
+        week = self.week if spec.mask is None else self.week * np.asarray(spec.mask, dtype=np.float64)
+        full, rest = divmod(hi - lo, 168)
+        return full * float(week.sum()) + sum(float(week[_how(h)]) for h in range(lo, lo + rest))
 
 
 def ideal_curve(spec: PacingSpec, start: float, hours: int, requests: np.ndarray, expected: Any,
-                tz: float, frontload: float) -> np.ndarray | None:
-    """Cumulative ideal spend at the end of each simulated hour (None: no budget)."""
-    curves = []
-    sim_end = start + hours * HOUR
+                tz: float, frontload: float, hourly_spend: np.ndarray | None = None,
+                ) -> tuple[np.ndarray, str, list[float]] | None:
+    """(cumulative ideal spend at the end of each simulated hour, budget basis, goal of
+    each local day the run touches); None without a budget.
 
-    def volume(t: float) -> float:
-        if start <= t < sim_end:
-            return float(requests[int((t - start) // HOUR)])
-        return float(expected(t))
-
-    periods: list[tuple[int, float, float]] = []
-    if spec.daily_goal is not None:
-        d0 = math.floor((start + tz) / DAY)
-        d1 = math.floor((sim_end - 1 + tz) / DAY)
-        for d in range(d0, d1 + 1):
-            p_start, p_end = d * DAY - tz, (d + 1) * DAY - tz
-            if spec.start is not None:
-                p_start = max(p_start, spec.start)
-            if spec.end is not None:
-                p_end = min(p_end, spec.end)
-            periods.append((spec.daily_goal, p_start, p_end))
-        per_hour = np.zeros(hours)
-        for goal, p_start, p_end in periods:
-            if p_end <= p_start:
-                continue
-            first = math.floor(p_start / HOUR)
-            last = math.ceil(p_end / HOUR)
-            weights = {h: _hour_weight(spec, h * HOUR, tz, volume(h * HOUR), frontload, p_start, p_end)
-                       for h in range(first, last)}
-            total = sum(weights.values())
-            if total <= 0:
-                continue
-            for h, w in weights.items():
-                i = int(round((h * HOUR - start) / HOUR))
-                if 0 <= i < hours:
-                    per_hour[i] += goal * w / total
-        curves.append(np.cumsum(per_hour))
-    if spec.lifetime_goal is not None and spec.start is not None and spec.end is not None:
-        # the lifetime goal spreads over the whole flight: the simulated span gets its share
-        first, last = math.floor(spec.start / HOUR), math.ceil(spec.end / HOUR)
-        sim_first = math.floor(start / HOUR)
-        total = 0.0
-        per_hour = np.zeros(hours)
-        # outside the simulated span, expected volumes day by day (hour-of-week repeats)
-        for h in range(first, last):
-            t = h * HOUR
-            w = _hour_weight(spec, t, tz, volume(t), frontload, spec.start, spec.end)
-            total += w
-            i = h - sim_first
-            if 0 <= i < hours:
-                per_hour[i] = w
-        if total > 0:
-            curves.append(np.cumsum(per_hour * spec.lifetime_goal / total))
-    if not curves:
+    Each local day has a goal: the daily budget, or the lifetime budget's share of the
+    day (what is left of it at the day's start x the day's expected traffic / the
+    traffic expected until the flight ends), whichever is less; `budget_basis` says
+    which (`daily`, `lifetime_share`, or `lifetime` on the flight's last day). Within
+    the day the goal is spread over the realised requests of each hour inside the
+    flight and dayparts, times the frontloaded ramp 1 + f .. 1 - f for `frontloaded`."""
+    if not spec.budgeted:
         return None
-    return np.minimum.reduce(curves)
+    sim_end = start + hours * HOUR
+    exp = _Expected(expected, tz, start)
+    h_start = math.floor((start + tz) / HOUR)
+    per_hour = np.zeros(hours)
+    bases: list[str] = []
+    goals: list[float] = []
+    spent = np.zeros(hours) if hourly_spend is None else np.asarray(hourly_spend, dtype=np.float64)
+    for d in range(math.floor((start + tz) / DAY), math.floor((sim_end - 1 + tz) / DAY) + 1):
+        day_start, day_end = d * DAY - tz, (d + 1) * DAY - tz
+        p_start = day_start if spec.start is None else max(day_start, spec.start)
+        p_end = day_end if spec.end is None else min(day_end, spec.end)
+        if p_end <= p_start:
+            continue
+        goal, basis = math.inf, "open"
+        if spec.daily_goal is not None:
+            goal, basis = float(spec.daily_goal), "daily"
+        if spec.lifetime_goal is not None:
+            before = float(spent[: max(0, int(round((day_start - start) / HOUR)))].sum())
+            left = spec.lifetime_goal - before
+            if spec.end is None:
+                share, life = left, "lifetime"
+            else:
+                rest = exp.total(spec, p_start, spec.end)
+                share = left * exp.total(spec, p_start, p_end) / rest if rest > 0 else left
+                life = "lifetime_share" if p_end < spec.end else "lifetime"
+            if share < goal:
+                goal, basis = share, life
+        if math.isinf(goal):
+            continue
+        weights = {}
+        for k in range(24):
+            t = day_start + k * HOUR
+            mid = t + HOUR / 2
+            if not p_start <= mid < p_end or not spec.active(mid, tz):
+                continue
+            i = d * 24 + k - h_start
+            vol = float(requests[i]) if 0 <= i < hours else float(exp.week[_how(d * 24 + k)])
+            ramp = 1.0 + frontload * (1.0 - 2.0 * (k + 0.5) / 24.0) if spec.mode == "frontloaded" else 1.0
+            weights[i] = vol * ramp
+        total = sum(weights.values())
+        if total <= 0:
+            continue
+        bases.append(basis)
+        goals.append(goal)
+        for i, w in weights.items():
+            if 0 <= i < hours:
+                per_hour[i] += goal * w / total
+    if not bases:
+        return None
+    return np.cumsum(per_hour), bases[0], goals
 
 
 def _deviation(spent_cum: np.ndarray, ideal: np.ndarray) -> float | None:
@@ -117,12 +148,15 @@ def build_report(run: Any) -> dict[str, Any]:
     tz = snap.tz_offset_s
     items = []
     requests = run.requests.astype(float)
-    for li in snap.line_items:
+    eligible = getattr(run, "eligible", None) if run.controller is not None else None
+    part_s = getattr(run, "participation_s", None)
+    for k, li in enumerate(snap.line_items):
         stats = run.lines[li.id]
         spec = PacingSpec.from_line_item(li)
         spent = float(stats.spend.sum())
-        ideal = ideal_curve(spec, traffic.start, hours, requests, traffic.expected_count, tz, cfg.frontload) \
-            if spec.budgeted else None
+        got = ideal_curve(spec, traffic.start, hours, requests, traffic.expected_count, tz, cfg.frontload,
+                          stats.spend)
+        ideal, basis, goals = got if got is not None else (None, None, [])
         budget = float(ideal[-1]) if ideal is not None else None
         cum = np.cumsum(stats.spend)
         # against the budgets themselves: the most any local day spent of the daily
@@ -132,9 +166,21 @@ def build_report(run: Any) -> dict[str, Any]:
         limit_ratio = max((max(day_spend) / li.daily_budget_micros) if li.daily_budget_micros else 0.0,
                           (spent / li.lifetime_budget_micros) if li.lifetime_budget_micros else 0.0)
         exhausted_hour = None
-        if spec.daily_goal:
-            hit = np.flatnonzero(cum >= 0.995 * spec.daily_goal)
+        if budget:
+            hit = np.flatnonzero(cum >= 0.995 * budget)
             exhausted_hour = int(hit[0]) + 1 if len(hit) else None
+        ratio = None if not budget else spent / budget
+        n_elig = mean_p = None
+        limited = None
+        if eligible is not None and spec.budgeted:
+            row = eligible[k]
+            n_elig = int(row.sum())
+            active = row > 0
+            mean_p = float(part_s[k][active].sum() / (HOUR * active.sum())) if active.any() else None
+            if n_elig == 0:
+                limited = "no_eligible_requests"
+            elif ratio is not None and ratio < BAND[0] and mean_p is not None and mean_p >= SUPPLY_SATURATED:
+                limited = "bid_on_all_eligible_requests"
         items.append({
             "id": li.id,
             "tier": li.tier,
@@ -142,17 +188,24 @@ def build_report(run: Any) -> dict[str, Any]:
             "pacing": li.pacing,
             "daily_budget_micros": li.daily_budget_micros,
             "lifetime_budget_micros": li.lifetime_budget_micros,
+            "budget_basis": basis,
+            "day_goals_micros": [int(round(g)) for g in goals],
             "budget_micros": None if budget is None else int(round(budget)),
             "spent_micros": int(round(spent)),
-            "delivery_ratio": None if not budget else spent / budget,
+            "delivery_ratio": ratio,
             "max_hourly_deviation": None if ideal is None else _deviation(cum, ideal),
+            "supply_limited": limited,
+            "eligible_requests": n_elig,
+            "mean_participation": mean_p,
             "impressions": int(stats.impressions.sum()),
             "completions": int(stats.completes.sum()),
             "clicks": int(stats.clicks.sum()),
             "ecpm_micros": (spent / stats.impressions.sum() * 1000) if stats.impressions.sum() else None,
             "exhausted_hour": exhausted_hour,
+            "spent_share_at_midday": float(cum[min(hours, 12) - 1] / budget) if budget and hours >= 12 else None,
             "budget_limit_ratio": limit_ratio if spec.budgeted else None,
             "hourly_spend_micros": [int(round(x)) for x in stats.spend],
+            "eligible_by_hour": None if eligible is None else [int(x) for x in eligible[k]],
             "ideal_cumulative_micros": None if ideal is None else [int(round(x)) for x in ideal],
         })
     imps = int(run.impressions.sum())
@@ -162,20 +215,30 @@ def build_report(run: Any) -> dict[str, Any]:
     budgeted = [i for i in items if i["delivery_ratio"] is not None]
     summary = {}
     for mode in ("even", "frontloaded", "asap"):
-        sel = [i for i in budgeted if i["pacing"] == mode]
-        if sel:
-            ratios = [i["delivery_ratio"] for i in sel]
-            devs = [i["max_hourly_deviation"] for i in sel if i["max_hourly_deviation"] is not None]
-            summary[mode] = {
-                "line_items": len(sel), "delivery_ratio_min": min(ratios), "delivery_ratio_median": float(np.median(ratios)),
-                "delivery_ratio_max": max(ratios),
-                "in_band_95_105": int(sum(0.95 <= r <= 1.05 for r in ratios)),
-                "max_hourly_deviation_median": float(np.median(devs)) if devs else None,
-                "max_hourly_deviation_max": float(max(devs)) if devs else None,
-                "within_10pct": int(sum(d <= 0.10 for d in devs)),
-                "exhausted_hour_median": float(np.median([i["exhausted_hour"] for i in sel if i["exhausted_hour"]]))
-                if any(i["exhausted_hour"] for i in sel) else None,
-            }
+        every = [i for i in budgeted if i["pacing"] == mode]
+        sel = [i for i in every if not i["supply_limited"]]
+        if not every:
+            continue
+        ratios = [i["delivery_ratio"] for i in sel]
+        devs = [i["max_hourly_deviation"] for i in sel if i["max_hourly_deviation"] is not None]
+        mids = [i["spent_share_at_midday"] for i in sel if i["spent_share_at_midday"] is not None]
+        exhausted = [i["exhausted_hour"] for i in sel if i["exhausted_hour"]]
+        summary[mode] = {
+            "line_items": len(sel),
+            "supply_limited": len(every) - len(sel),
+            "supply_limited_reasons": dict(sorted(
+                {r: sum(1 for i in every if i["supply_limited"] == r)
+                 for r in {i["supply_limited"] for i in every if i["supply_limited"]}}.items())),
+            "delivery_ratio_min": min(ratios) if ratios else None,
+            "delivery_ratio_median": float(np.median(ratios)) if ratios else None,
+            "delivery_ratio_max": max(ratios) if ratios else None,
+            "in_band_95_105": int(sum(BAND[0] <= r <= BAND[1] for r in ratios)),
+            "max_hourly_deviation_median": float(np.median(devs)) if devs else None,
+            "max_hourly_deviation_max": float(max(devs)) if devs else None,
+            "within_10pct": int(sum(d <= 0.10 for d in devs)),
+            "spent_share_at_midday_median": float(np.median(mids)) if mids else None,
+            "exhausted_hour_median": float(np.median(exhausted)) if exhausted else None,
+        }
     return {
         "config": {k: v for k, v in cfg.__dict__.items() if k != "world"} | {"world": dict(cfg.world.__dict__)},
         "seed": run.seed,
@@ -215,16 +278,17 @@ def build_report(run: Any) -> dict[str, Any]:
     }
 
 
-def write_plots(report: dict[str, Any], out_dir: Path, *, max_items: int = 24) -> list[str]:
+def write_plots(report: dict[str, Any], out_dir: Path, *, max_items: int = 24, dpi: int = 80) -> list[str]:
     """spend_curves.png (cumulative spend against the ideal, per line item, the
-    largest budgets of each pacing mode), fill_by_hour.png. Returns the file names."""
+    largest budgets of each pacing mode among those with supply), fill_by_hour.png.
+    Returns the file names."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     written = []
-    items = [i for i in report["line_items"] if i["ideal_cumulative_micros"]]
+    items = [i for i in report["line_items"] if i["ideal_cumulative_micros"] and not i.get("supply_limited")]
     chosen: list[dict[str, Any]] = []
     for mode in ("even", "frontloaded", "asap"):
         sel = sorted((i for i in items if i["pacing"] == mode), key=lambda i: -(i["budget_micros"] or 0))
@@ -249,7 +313,7 @@ def write_plots(report: dict[str, Any], out_dir: Path, *, max_items: int = 24) -
         fig.supxlabel("simulated hour")
         fig.supylabel("cumulative spend (currency units)")
         fig.tight_layout()
-        fig.savefig(out_dir / "spend_curves.png", dpi=80)
+        fig.savefig(out_dir / "spend_curves.png", dpi=dpi)
         plt.close(fig)
         written.append("spend_curves.png")
     hourly = report["hourly"]
@@ -263,7 +327,7 @@ def write_plots(report: dict[str, Any], out_dir: Path, *, max_items: int = 24) -
     ax2.set_ylabel("fill rate (pod s / break s)")
     ax1.set_xlabel("simulated hour")
     fig.tight_layout()
-    fig.savefig(out_dir / "fill_by_hour.png", dpi=80)
+    fig.savefig(out_dir / "fill_by_hour.png", dpi=dpi)
     plt.close(fig)
     written.append("fill_by_hour.png")
     return written

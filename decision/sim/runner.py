@@ -3,8 +3,10 @@
 Per request, in time order: refresh pacing whenever the virtual clock passes a refresh
 instant (as the gateway's refresh loop does), `Engine.decide`, then the response model
 plays the pod: an ad that renders counts its impression through the same functions the
-beacon consumer calls (`decision.caps.record_impression`, `decision.pacing.record_delivery`
-with `spend_for_event`), an ad that does not render releases its cap reservation. The
+beacon consumer calls (`decision.caps.record_impression`; the pacing counters of
+`decision.pacing.delivery_ops` with `spend_for_event`, batched and flushed before each
+pacing refresh as the consumer batches them), an ad that does not render releases its
+cap reservation. The
 simulator keeps its own ledger of what it served to count frequency-cap and separation
 violations independently of the engine's bookkeeping.
 """
@@ -28,7 +30,14 @@ from decision.caps import record_impression, release_reservation
 from decision.catalog import WINDOW_SECONDS, CatalogSnapshot
 from decision.engine import Engine, EngineConfig
 from decision.forecast import HOUR
-from decision.pacing import PacingController, hour_label, record_delivery, spend_for_event
+from decision.pacing import (
+    DAY,
+    PacingController,
+    day_label,
+    delivery_ops,
+    hour_label,
+    spend_for_event,
+)
 from decision.pacing_gate import OpenGate
 from decision.pod import StreamHistory
 from decision.priors import PriorScorer
@@ -173,8 +182,17 @@ class SimRun:
         self.separation_by_scope: Counter[str] = Counter()
         self.violation_examples: list[dict[str, Any]] = []
         self._ledger: dict[tuple, int] = defaultdict(int)
+        # delivery counted since the last refresh, (line item, local day) -> [spend, imps]:
+        # the beacon consumer batches counter updates the same way
+        self._pending: dict[tuple[str, str], list[int]] = {}
+        self._li_ids = [li.id for li in snapshot.line_items]
+        # per line item and hour: requests it was eligible for, participation x seconds
+        self.eligible = np.zeros((len(self._li_ids), n_hours), dtype=np.int64)
+        self.participation_s = np.zeros((len(self._li_ids), n_hours))
+        self._elig_seen = np.zeros(len(self._li_ids), dtype=np.int64)
         self._windows = sorted({c.window for li in snapshot.line_items for c in li.caps if c.window in WINDOW_SECONDS})
         self.wall_s = 0.0
+        self._elig_hour = 0
 
     async def seed_history(self) -> None:
         if not self.config.history_days:
@@ -193,16 +211,18 @@ class SimRun:
         t_start = time.perf_counter()
         decide = self.engine.decide
         perf = time.perf_counter
+        refresh = self._refresh
         for batch in self.traffic.hours_iter():
             histories: dict[str, list] = {}
             h = batch.hour
+            times = batch.times.tolist()
             for i, request in enumerate(batch.requests):
-                t = float(batch.times[i])
+                t = times[i]
                 if controller is not None:
-                    while next_refresh <= t:
-                        self.now = next_refresh
-                        await controller.refresh(next_refresh)
-                        next_refresh += interval
+                    if next_refresh <= t:
+                        while next_refresh <= t:
+                            await refresh(next_refresh, h)
+                            next_refresh += interval
                     controller.note_request(1)
                 self.now = t
                 sid = batch.streams[i]
@@ -227,11 +247,45 @@ class SimRun:
         if controller is not None:
             end = self.traffic.start + self.traffic.hours * HOUR
             while next_refresh <= end:
-                self.now = next_refresh
-                await controller.refresh(next_refresh)
+                await refresh(next_refresh, min(self.n_hours - 1, int((next_refresh - self.traffic.start) // HOUR)))
                 next_refresh += interval
+            await self._count_eligible(self.n_hours - 1)
+        else:
+            await self._flush()
         progress.close()
         self.wall_s = time.perf_counter() - t_start
+
+    async def _flush(self) -> None:
+        """Write the delivery counted since the last flush into the pacing counters."""
+        if not self._pending:
+            return
+        ops: list[tuple[str, int, float | None]] = []
+        for (li, day), (spend, imps) in self._pending.items():
+            ops += delivery_ops(li, day_label(day * DAY), spend, imps)  # `day` is a local day index
+        self._pending.clear()
+        if ops:
+            await self.store.incr_many(ops)
+
+    async def _refresh(self, at: float, h: int) -> None:
+        """What the gateway's refresh loop does on the virtual clock, plus the run's own
+        bookkeeping: eligible requests per line item and hour, participation over time."""
+        controller = self.controller
+        assert controller is not None
+        self.now = at
+        hour = min(self.n_hours - 1, max(0, int((at - self.traffic.start) // HOUR)))
+        if hour != self._elig_hour:
+            await self._count_eligible(self._elig_hour)
+            self._elig_hour = hour
+        await self._flush()
+        await controller.refresh(at)
+        rates = controller.rates()
+        self.participation_s[:, hour] += np.fromiter((rates.get(li, 1.0) for li in self._li_ids), np.float64,
+                                                     len(self._li_ids)) * self.config.refresh_interval_s
+
+    async def _count_eligible(self, hour: int) -> None:
+        got = np.array(await self.store.get_ints([f"pace:elig:{li}:total" for li in self._li_ids]), dtype=np.int64)
+        self.eligible[:, hour] += np.maximum(0, got - self._elig_seen)
+        self._elig_seen = got
 
     async def _play(self, pod: Any, request: Any, t: float, uniforms: np.ndarray, h: int, sid: str,
                     shown: list) -> None:
@@ -273,7 +327,12 @@ class SimRun:
             spend = spend_for_event(li.goal, "impression", ad.price_micros)
             if completed and li.goal == "CPCV":
                 spend += spend_for_event(li.goal, "complete", ad.price_micros, li.rate_micros)
-            await record_delivery(store, li.id, at, spend_micros=spend, impressions=1, tz_offset_s=snap.tz_offset_s)
+            day = int((at + snap.tz_offset_s) // DAY)
+            pending = self._pending.get((li.id, day))
+            if pending is None:
+                pending = self._pending[(li.id, day)] = [0, 0]
+            pending[0] += spend
+            pending[1] += 1
             stats.spend[h] += spend
             stats.impressions[h] += 1
             stats.completes[h] += completed
