@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.health import DOWN, OK, Health
 from gateway.kafka_probe import kafka_answers
-from gateway.keys import HEALTH, SERVICES, SETTINGS, STORE
+from gateway.keys import HEALTH, SETTINGS, STORE
 from gateway.middleware import make_middlewares
 from gateway.routes import MODULES
 from store import StoreError, open_store
@@ -64,7 +64,6 @@ def create_app(settings: Settings) -> web.Application:
                           client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[HEALTH] = Health()
-    app[SERVICES] = {}
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_kafka_probe_ctx)
     for module in MODULES:

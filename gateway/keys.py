@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from gateway.config import Settings
@@ -13,5 +11,5 @@ from store import Store
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 STORE: web.AppKey[Store] = web.AppKey("store", Store)  # type: ignore[type-abstract]
 HEALTH: web.AppKey[Health] = web.AppKey("health", Health)
-# services filled by the route modules' setup functions (typed where they are defined)
-SERVICES: web.AppKey[dict[str, Any]] = web.AppKey("services", dict)
+# domain services have typed keys where they are opened: gateway/services.py (ENGINE,
+# SCORER, PACING, SIGNER, FETCHER), gateway/routes/beacons.py (PIPELINE), ...

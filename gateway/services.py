@@ -1,5 +1,7 @@
-"""Long-lived domain services, opened in cleanup_ctx under typed keys: the catalog and
-decision engine, the beacon token signer, the outbound fetcher."""
+"""Long-lived domain services, opened in cleanup_ctx under typed keys: the beacon token
+signer, the outbound fetcher, the model scorer, the pacing controller (with its refresh
+loop), the catalog and decision engine; and `decide`, the one way the gateway asks the
+engine."""
 
 from __future__ import annotations
 
