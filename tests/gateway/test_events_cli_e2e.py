@@ -32,6 +32,9 @@ def adgw(*args: str) -> list[str]:
 
 
 def test_beacons_reach_kafka_and_the_consumer_counts_them(redis_url, kafka_bootstrap, tmp_path):
+    # a database of its own: the session's Redis also holds other tests' counters
+    redis_url = redis_url.rsplit("/", 1)[0] + "/9"
+    redis.Redis.from_url(redis_url).flushdb()
     topic = f"ad-events-{uuid.uuid4().hex[:8]}"
     env = {"ADGW_REDIS_URL": redis_url, "ADGW_KAFKA_BOOTSTRAP": kafka_bootstrap, "ADGW_KAFKA_TOPIC": topic,
            "ADGW_KAFKA_INVALID_TOPIC": topic + "-invalid", "ADGW_BEACON_KEYS": KEYS,
