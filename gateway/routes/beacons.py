@@ -13,16 +13,14 @@ from aiohttp import web
 from beacons.intake import IntakeConfig, Verdict
 from beacons.local_counter import LocalCounter
 from beacons.pipeline import BeaconPipeline, default_gateway_id
-from beacons.privacy import Network, client_ip, parse_networks
 from beacons.validate import RawBeacon
 from gateway.health import DEGRADED, DOWN, OK
 from gateway.keys import HEALTH, SETTINGS, STORE
+from gateway.peers import client_ip
 from gateway.problems import problem
 from gateway.services import ENGINE, SIGNER
 
 PIPELINE: web.AppKey[BeaconPipeline] = web.AppKey("beacon_pipeline", BeaconPipeline)
-# what the handlers read per request, resolved once (settings parsing is not free)
-TRUSTED: web.AppKey[tuple[Network, ...]] = web.AppKey("beacon_trusted_proxies", tuple)
 MAX_BATCH = 1000
 _TITLES = {400: "Malformed beacon", 403: "Invalid beacon token", 410: "Beacon token expired",
            429: "Too many beacons", 503: "Beacon not recorded"}
@@ -38,7 +36,6 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
         intake_config=IntakeConfig(gateway_id=default_gateway_id()),
     )
     app[PIPELINE] = pipeline
-    app[TRUSTED] = parse_networks(settings.trusted_proxies)
 
     counter = None
     if pipeline.forwarder is None:
@@ -78,11 +75,7 @@ def _answer(verdict: Verdict) -> web.Response:
 
 
 def _context(request: web.Request) -> tuple[str | None, str | None]:
-    # the rule of gateway.peers.client_ip, with the trusted networks parsed once
-    headers = request.headers
-    ip = client_ip(request.remote, headers.get("X-Forwarded-For"), headers.get("X-Device-IP"),
-                   request.app[TRUSTED])
-    return ip, headers.get("User-Agent")
+    return client_ip(request, request.app[SETTINGS].trusted_proxies), request.headers.get("User-Agent")
 
 
 async def beacon_get(request: web.Request) -> web.Response:
