@@ -1,10 +1,11 @@
 """The counters consumer (`adgw events consume`) and the topic tail (`adgw events tail`).
 
 The consumer reads `ad-events` in a consumer group and counts each event id once within
-`dedup_window_s`: per batch it reads the marks `evseen:<event_id>` (one MGET), applies
-the counters of the unmarked events, sets their marks, then commits the offsets. A crash
-between counting and marking recounts at most that batch: caps and pacing then err on
-the side of serving less, never more.
+`dedup_window_s`: per batch it reads the marks `evseen:<event_id>` (one MGET), consumes
+the cap reservation markers of its impressions and errors (one pipelined pop), then
+applies every counter of the unmarked events together with their marks (one pipeline),
+then commits the offsets. A crash mid-batch recounts at most that batch: caps and pacing
+then err on the side of serving less, never more.
 
 Counters written (integers in the store):
 
@@ -12,7 +13,7 @@ Counters written (integers in the store):
     dlv:<line_item>:<event>:<yyyymmdd>   the same per UTC day (TTL 9 days)
     pace:spend:… / pace:imps:…           via `decision.pacing.record_delivery` (spend =
                                          `spend_for_event`: CPM price/1000 per impression)
-    cap:<cap_ref>:…                      via `decision.caps.record_impression` (needs the
+    cap:<cap_ref>:…                      via `decision.caps.cap_event_ops` (needs the
                                          catalog snapshot; `cap_ref` = event device.cap_ref)
     calib:<name>@<version>:…             predictions and outcomes per model version, via
                                          `decision.models.outcomes.outcome_ops` (events
@@ -84,12 +85,15 @@ class Counters:
         snapshot = self.catalog() if self.catalog else None
         tz = snapshot.tz_offset_s if snapshot is not None else 0.0
         ops: list[tuple[str, int, float | None]] = []
-        delivery: dict[tuple[str, str], list[float]] = {}  # (line item, day) -> [at, spend, imps]
-        cap_work: list[tuple[dict[str, Any], float]] = []
+        delivery: dict[tuple[str, str], list[float]] = {}  # (line item, day) -> [spend, imps]
+        cap_events: list[caps.CapEvent] = []
+        days: dict[int, str] = {}  # UTC day label per whole-day epoch: strftime once per day
         for event in todo:
             li, name = event["line_item_id"], event["event"]
             at = _epoch(event["received_at"])
-            day = time.strftime("%Y%m%d", time.gmtime(at))
+            day = days.get(int(at // 86400))
+            if day is None:
+                day = days[int(at // 86400)] = time.strftime("%Y%m%d", time.gmtime(at))
             ops += [(f"dlv:{li}:{name}:total", 1, None), (f"dlv:{li}:{name}:{day}", 1, DAY_TTL_S)]
             model = event.get("model")
             if model:
@@ -102,36 +106,23 @@ class Counters:
             spend = pacing.spend_for_event(goal, name, int(event["price_micros"]), rate)
             imps = 1 if name == "impression" else 0
             if spend or imps:
-                acc = delivery.setdefault((li, pacing.day_label(at, tz)), [at, 0, 0])
-                acc[1] += spend
-                acc[2] += imps
+                acc = delivery.setdefault((li, pacing.day_label(at, tz)), [0, 0])
+                acc[0] += spend
+                acc[1] += imps
             if snapshot is not None and event["device"].get("cap_ref") and name in ("impression", "error"):
-                cap_work.append((event, at))
+                cap_events.append(caps.CapEvent(name, event["imp_id"], event["device"]["cap_ref"], li,
+                                                event["creative_id"], at))
+        # pacing counters summed per (line item, day), not one update per event
+        for (li, day_label), (spend, imps) in delivery.items():
+            ops += pacing.delivery_ops(li, day_label, int(spend), int(imps))
+        if cap_events:
+            cap_ops, _ = await caps.cap_event_ops(self.store, snapshot, cap_events)
+            ops += cap_ops
+        # counters and marks in one round trip: a crash can only lose or repeat this batch
+        ops += [(f"evseen:{e['event_id']}", 1, self.dedup_window_s) for e in todo]
         await self.store.incr_many(ops)
-        # pacing counters summed per (line item, day): one call each, not one per event
-        for (li, _), (at, spend, imps) in delivery.items():
-            await pacing.record_delivery(self.store, li, at, spend_micros=int(spend), impressions=int(imps),
-                                         tz_offset_s=tz)
-        if cap_work:
-            limit = asyncio.Semaphore(16)  # stay well inside the store's connection pool
-
-            async def one(event: dict[str, Any], at: float) -> None:
-                async with limit:
-                    await self._caps(event, snapshot, at)
-
-            await asyncio.gather(*(one(e, at) for e, at in cap_work))
-        await self.store.incr_many([(f"evseen:{e['event_id']}", 1, self.dedup_window_s) for e in todo])
         stats.counted += len(todo)
         metrics.CONSUMED.labels("counted").inc(len(todo))
-
-    async def _caps(self, event: dict[str, Any], snapshot: Any, at: float) -> None:
-        if event["event"] == "impression":
-            await caps.record_impression(self.store, snapshot, device_key=event["device"]["cap_ref"],
-                                         line_item_id=event["line_item_id"], creative_id=event["creative_id"],
-                                         at=at, imp_id=event["imp_id"])
-        else:
-            # an error before the impression: the decision's cap reservation is released
-            await caps.release_reservation(self.store, event["imp_id"])
 
 
 def _scheduled(model: Any) -> float | None:

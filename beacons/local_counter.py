@@ -27,11 +27,12 @@ log = logging.getLogger("adgw.beacons")
 
 class LocalCounter:
     def __init__(self, spool: Spool, store: Store, *, catalog: Callable[[], Any] | None = None,
-                 idle_s: float = 0.5, batch: int = 1000) -> None:
+                 idle_s: float = 0.5, batch: int = 1000, slice_: int = 100) -> None:
         self._spool = spool
         self._counters = Counters(store, catalog=catalog)
         self._idle_s = idle_s
         self._batch = batch
+        self._slice = slice_
         self._position: Position = spool.checkpoint
         self._task: asyncio.Task | None = None
         self.stats = ConsumerStats()
@@ -42,8 +43,10 @@ class LocalCounter:
         if not records:
             return 0
         events = [orjson.loads(r.value) for r in records if r.kind == KIND_EVENT]
-        if events:
-            await self._counters.apply(events, self.stats)
+        # counted a slice at a time: this shares the event loop with beacon intake, and
+        # a thousand events in one go would hold every beacon answer for tens of ms
+        for at in range(0, len(events), self._slice):
+            await self._counters.apply(events[at:at + self._slice], self.stats)
         self._position = after  # only once counted: a store outage retries the same batch
         return len(records)
 

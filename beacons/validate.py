@@ -101,7 +101,7 @@ def parse_timestamp(value: str | None) -> int | None:
         return None
     assert value is not None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²".isdigit() is True, int("²") fails
         ms = int(text)
         if ms < 100_000_000_000:  # 11 digits or fewer: seconds, not milliseconds
             ms *= 1000
@@ -127,7 +127,7 @@ def parse_code(value: str | None) -> int | None:
         return None
     assert value is not None
     text = value.strip()
-    if not text.isdigit() or not 100 <= int(text) <= 999:
+    if not (text.isascii() and text.isdigit()) or not 100 <= int(text) <= 999:
         raise Malformed(BAD_CODE, "code is not a VAST error code (100-999)")
     return int(text)
 

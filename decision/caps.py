@@ -10,10 +10,11 @@ Counting happens once per served ad:
   and when a result passes one of the line item's caps, decrements them again and drops
   the ad. Two concurrent requests for one device therefore cannot both pass a cap.
   A reservation leaves a marker `capres:{imp_id}` (the list of keys) for a day;
-- the beacon consumer calls `record_impression` for each counted impression: when the
-  marker is there the impression was already counted (the marker is consumed), else (the
-  decision came from elsewhere or the marker expired) the counters are incremented;
-- `release_reservation` undoes a reservation whose ad will never play (error events).
+- the beacon consumer counts each impression (`apply_cap_events`, a batch at a time):
+  when the marker is there the impression was already counted (the marker is consumed),
+  else (the decision came from elsewhere or the marker expired) the counters are
+  incremented;
+- an error event (or `release_reservation`) undoes a reservation whose ad will never play.
 
 An impression feeds, for each of its entities (creative, line item, campaign,
 advertiser), every store window that any line item caps that entity by
@@ -186,27 +187,60 @@ async def reserve(store: Store, snapshot: CatalogSnapshot, device_key: str, ads:
     return ok
 
 
-async def record_impression(store: Store, snapshot: CatalogSnapshot, *, device_key: str, line_item_id: str,
-                            creative_id: str, at: float, imp_id: str | None = None) -> bool:
-    """Count one impression for frequency capping (the beacon consumer calls this once per
-    unique impression). True when counters were incremented, False when the decision's
-    reservation had already counted it. Unknown line items (an older catalog) count nothing."""
-    if imp_id is not None and await store.delete(f"capres:{imp_id}"):
-        return False
-    if line_item_id not in snapshot.line_item_index:
-        return False
-    ops = counter_ops(snapshot, device_key, line_item_id, creative_id, at)
+@dataclass(frozen=True, slots=True)
+class CapEvent:
+    """One beacon that matters to caps: an `impression` (count it, unless its decision's
+    reservation already did) or an `error` before the impression (undo the reservation)."""
+
+    kind: str
+    imp_id: str | None
+    device_key: str = ""
+    line_item_id: str = ""
+    creative_id: str = ""
+    at: float = 0.0
+
+
+async def cap_event_ops(store: Store, snapshot: CatalogSnapshot | None, events: Sequence[CapEvent],
+                        ) -> tuple[list[tuple[str, int, float | None]], list[bool]]:
+    """Consume the reservation markers of `events` (one round trip) and return the counter
+    increments they call for, unapplied, so a caller can send them with its other counters;
+    plus, per event, whether it changes counts (an impression counted now, an error that
+    undoes a reservation). An impression whose marker was there was counted at decision
+    time; unknown line items (an older catalog, or no snapshot) count nothing."""
+    popped = iter(await store.pop_many([f"capres:{e.imp_id}" for e in events if e.imp_id]))
+    ops: list[tuple[str, int, float | None]] = []
+    changed: list[bool] = []
+    for e in events:
+        marker = next(popped) if e.imp_id else None
+        if e.kind == "impression":
+            known = marker is None and snapshot is not None and e.line_item_id in snapshot.line_item_index
+            if known:
+                ops += counter_ops(snapshot, e.device_key, e.line_item_id, e.creative_id, e.at)
+            changed.append(known)
+        else:
+            if marker is not None:
+                ops += [(k, -1, None) for k in orjson.loads(marker)]
+            changed.append(marker is not None)
+    return ops, changed
+
+
+async def apply_cap_events(store: Store, snapshot: CatalogSnapshot | None, events: Sequence[CapEvent]) -> list[bool]:
+    """`cap_event_ops`, applied: two round trips for any number of events."""
+    ops, changed = await cap_event_ops(store, snapshot, events)
     if ops:
         await store.incr_many(ops)
-    return True
+    return changed
+
+
+async def record_impression(store: Store, snapshot: CatalogSnapshot, *, device_key: str, line_item_id: str,
+                            creative_id: str, at: float, imp_id: str | None = None) -> bool:
+    """Count one impression for frequency capping. True when counters were incremented,
+    False when the decision's reservation had already counted it (or the line item is
+    unknown). Batches go through `apply_cap_events`."""
+    event = CapEvent("impression", imp_id, device_key, line_item_id, creative_id, at)
+    return (await apply_cap_events(store, snapshot, [event]))[0]
 
 
 async def release_reservation(store: Store, imp_id: str) -> bool:
     """Undo a decision-time reservation whose ad will not play. True when one was undone."""
-    raw = await store.get(f"capres:{imp_id}")
-    if raw is None or not await store.delete(f"capres:{imp_id}"):
-        return False
-    keys = orjson.loads(raw)
-    if keys:
-        await store.incr_many([(k, -1, None) for k in keys])
-    return True
+    return (await apply_cap_events(store, None, [CapEvent("error", imp_id)]))[0]

@@ -165,7 +165,7 @@ def parse_ad_request(params: Mapping[str, str], *, ua_header: str | None = None,
         if len(cues) > 50:
             raise InvalidRequest("cues", "at most 50 mid-roll cues")
     max_ads = _text(params, "max_ads")
-    if max_ads is not None and (not max_ads.isdigit() or not 1 <= int(max_ads) <= 10):
+    if max_ads is not None and (not (max_ads.isascii() and max_ads.isdigit()) or not 1 <= int(max_ads) <= 10):
         raise InvalidRequest("max_ads", "must be an integer 1..10")
     segs = _text(params, "seg")
     return AdRequest(

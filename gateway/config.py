@@ -94,7 +94,7 @@ def _url(schemes: tuple[str, ...]):
 
 
 def _port(name: str, value: str, problems: list[str]) -> int | None:
-    if not value.isdigit() or not 0 < int(value) < 65536:
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
         problems.append(f"{name}: not a TCP port (1-65535): {value!r}")
         return None
     return int(value)
@@ -103,7 +103,7 @@ def _port(name: str, value: str, problems: list[str]) -> int | None:
 def _bootstrap(name: str, value: str, problems: list[str]) -> str | None:
     for server in (s.strip() for s in value.split(",")):
         host, _, port = server.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
             problems.append(f"{name}: expected host:port[,host:port...], got {server!r}")
             return None
     return value
@@ -177,7 +177,7 @@ def _positive_float(name: str, value: str, problems: list[str]) -> float | None:
 
 
 def _positive_int(name: str, value: str, problems: list[str]) -> int | None:
-    if not value.isdigit() or int(value) <= 0:
+    if not (value.isascii() and value.isdigit()) or int(value) <= 0:
         problems.append(f"{name}: expected a positive integer, got {value!r}")
         return None
     return int(value)

@@ -51,6 +51,11 @@ class Store(Protocol):
 
     async def delete(self, *keys: str) -> int: ...
 
+    async def pop_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Get and delete each key, in order, in one round trip; atomic per key (of two
+        concurrent pops of a key exactly one gets its value). A key repeated in `keys`
+        yields its value once, then None."""
+
     async def expire(self, key: str, ttl: float) -> bool: ...
 
     # hashes

@@ -117,6 +117,17 @@ class MemoryStore:
             self._expiry.pop(key, None)
         return n
 
+    async def pop_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        out: list[bytes | None] = []
+        for key in keys:
+            if self._alive(key):
+                value = self._data.pop(key)
+                self._expiry.pop(key, None)
+                out.append(value if isinstance(value, bytes) else _b(value))
+            else:
+                out.append(None)
+        return out
+
     async def expire(self, key: str, ttl: float) -> bool:
         if not self._alive(key):
             return False

@@ -15,7 +15,7 @@ _PART = re.compile(r"(\d+)")
 
 
 def version_key(version: str) -> tuple:
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _PART.split(version) if p)
+    return tuple((0, int(p), "") if p.isascii() and p.isdigit() else (1, 0, p) for p in _PART.split(version) if p)
 
 
 @dataclass(frozen=True, slots=True)

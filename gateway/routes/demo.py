@@ -33,7 +33,7 @@ async def live_master(request: web.Request) -> web.Response:
 
 async def live_media(request: web.Request) -> web.Response:
     variant = request.match_info["variant"]
-    if not variant.isdigit() or not 0 <= int(variant) < len(demo.LADDER):
+    if not (variant.isascii() and variant.isdigit()) or not 0 <= int(variant) < len(demo.LADDER):
         return problem(404, "Not Found", f"no live variant {variant!r}", kind="no-such-variant")
     text = demo.live_playlist(time.time(), int(variant))
     return web.Response(text=text, content_type=HLS, headers={"Cache-Control": "max-age=1"})

@@ -166,7 +166,7 @@ async def segment(request: web.Request) -> web.Response:
     info = request.match_info
     record = await service.session(info["id"])
     variant = request.query.get("v", "0")
-    if not variant.isdigit() or len(variant) > 4:
+    if not (variant.isascii() and variant.isdigit()) or len(variant) > 4:
         return problem(400, "Bad Request", "v must be a variant number", kind="invalid-parameter", param="v")
     avail, ad, index = decode_id(info["avail"]), decode_id(info["ad"]), int(info["seg"])
     hit = await service.segment(record, avail, ad, index, int(variant))

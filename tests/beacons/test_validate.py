@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from beacons.errors import Malformed
@@ -78,6 +78,8 @@ def test_shape_reasons():
 
 
 @given(st.text(max_size=80) | st.binary(max_size=80))
+@example("\u00b2")  # a superscript two: str.isdigit() says yes, int() says no
+@example("\u0663")  # an Arabic-Indic three: int() would take it; the field must be ASCII
 def test_any_field_value_parses_or_raises_malformed(value):
     raw = RawBeacon(event="progress", token="t", ts=value, code=value, off=value)
     try:

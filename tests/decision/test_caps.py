@@ -1,6 +1,7 @@
 import asyncio
+import uuid
 
-from decision.caps import bucket, record_impression, release_reservation
+from decision.caps import CapEvent, apply_cap_events, bucket, record_impression, release_reservation
 from decision.catalog import parse_catalog
 from decision.pod import BreakSpec
 from decision.request import AdRequest
@@ -77,6 +78,31 @@ async def test_release_reservation_gives_the_impression_back():
     assert await release_reservation(store, pod.ads[0].imp_id)
     assert not await release_reservation(store, pod.ads[0].imp_id)
     assert await served(e, req(), 1) == 1
+
+
+async def test_a_batch_of_cap_events_counts_like_one_at_a_time(redis_url):
+    for store in (MemoryStore(), RedisStore(redis_url)):
+        try:
+            e = engine(capped_doc([{"n": 9, "per": "day"}]), store=store)
+            viewer = req(f"dev-batch-{uuid.uuid4().hex}")  # its own counters in the shared Redis
+            snap, dev = e.catalog, viewer.device_key
+            pods = [(await e.decide(viewer, [BreakSpec("b", 15)]))[0] for _ in range(3)]
+            reserved = [p.ads[0].imp_id for p in pods]  # three reservations: counted at decision
+            key = f"cap:{dev}:line_item:la:day:{bucket('day', NOW)}"
+            assert await store.get_ints([key]) == [3]
+            batch = [
+                CapEvent("impression", reserved[0], dev, "la", "ca", NOW),  # already counted
+                CapEvent("error", reserved[1], dev, "la", "ca", NOW),  # never played: given back
+                CapEvent("error", reserved[1], dev, "la", "ca", NOW),  # a repeat gives nothing more
+                CapEvent("impression", reserved[2], dev, "la", "ca", NOW),
+                CapEvent("error", reserved[2], dev, "la", "ca", NOW),  # after its impression: nothing
+                CapEvent("impression", "from-elsewhere", dev, "la", "ca", NOW),  # no marker: counted
+                CapEvent("impression", None, dev, "gone", "ca", NOW),  # unknown line item
+            ]
+            assert await apply_cap_events(store, snap, batch) == [False, True, False, False, False, True, False]
+            assert await store.get_ints([key]) == [3]  # 3 reserved - 1 released + 1 counted now
+        finally:
+            await store.close()
 
 
 async def test_pod_cap_means_one_per_pod():

@@ -114,6 +114,7 @@ async def test_no_fill_is_an_empty_vast(client):
     ("dur=30", "sid"), ("sid=a&v=5.0", "v"), ("sid=a&dur=abc", "dur"), ("sid=a&dur=-5", "dur"),
     ("sid=a&pos=middle", "pos"), ("sid=a&rating=R", "rating"), ("sid=a&lmt=yes", "lmt"),
     ("sid=a&colour=red", "colour"), ("sid=a&cues=10,x", "cues"), ("sid=a&dt=fridge", "dt"),
+    ("sid=a&max_ads=%C2%B2", "max_ads"),  # superscript two: isdigit() but not an int
 ])
 async def test_bad_parameters_are_400_naming_the_parameter(client, query, param):
     for path in ("/v1/vast", "/v1/vmap"):

@@ -47,6 +47,48 @@ async def test_counters(store):
     assert await store.incr_many([(a, 2, None), (b, 3, 60), (a, 1, 60)]) == [2, 3, 3]
 
 
+async def test_incr_many_in_order_across_chunks(store):
+    a, b = k("a"), k("b")
+    ops = [(a, 1, 60) if i % 2 else (b, 2, None) for i in range(2500)]  # more than one Redis chunk
+    values = await store.incr_many(ops)
+    assert values[-2:] == [2500, 1250] and values[:2] == [2, 1]
+    assert await store.get_ints([a, b]) == [1250, 2500]
+
+
+async def test_redis_batches_survive_a_script_cache_flush(redis_url):
+    s = RedisStore(redis_url)
+    try:
+        key, marker = k("c"), k("m")
+        assert await s.incr_many([(key, 1, 60)]) == [1]
+        await s.set(marker, b"x")
+        await s.client.script_flush()  # a restarted or failed-over server forgets scripts
+        assert await s.incr_many([(key, 1, 60)]) == [2]
+        assert await s.pop_many([marker]) == [b"x"]
+    finally:
+        await s.close()
+
+
+async def test_pop_many(store):
+    a, b, c = k("a"), k("b"), k("c")
+    await store.set(a, b"one")
+    await store.set(c, "three", ttl=0.2)
+    assert await store.pop_many([a, b, a, c]) == [b"one", None, None, b"three"]
+    assert await store.get(a) is None and await store.get(c) is None
+    assert await store.pop_many([]) == []
+    await store.set(c, b"again", ttl=0.1)
+    await asyncio.sleep(0.25)
+    assert await store.pop_many([c]) == [None]  # an expired key is gone, not popped
+
+
+async def test_pop_many_gives_each_value_once_under_concurrency(store):
+    keys = [k(f"p{i}") for i in range(50)]
+    for key in keys:
+        await store.set(key, key)
+    results = await asyncio.gather(*(store.pop_many(keys[i % 5:] + keys[:i % 5]) for i in range(20)))
+    popped = [v for result in results for v in result if v is not None]
+    assert sorted(popped) == sorted(key.encode() for key in keys)
+
+
 async def test_counter_ttl_expires(store):
     key = k("ttl")
     await store.incr(key, 1, ttl=0.2)
