@@ -3,6 +3,7 @@ open and close in `cleanup_ctx` under typed keys (gateway/keys.py)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -55,6 +56,14 @@ async def _health_ctx(app: web.Application) -> AsyncIterator[None]:
     await health.stop()
 
 
+async def _freeze_startup_heap(app: web.Application) -> None:
+    # Everything built at startup (catalog index, models, libraries) lives as long as the
+    # process. A full collection walked all of it, a ~45 ms pause on every beacon and ad
+    # request in flight; frozen, collections see only what requests allocate.
+    gc.collect()
+    gc.freeze()
+
+
 async def _on_shutdown(app: web.Application) -> None:
     app[HEALTH].draining = True
 
@@ -70,5 +79,6 @@ def create_app(settings: Settings) -> web.Application:
         module.setup(app)
     # last, so every probe is registered before the first check
     app.cleanup_ctx.append(_health_ctx)
+    app.on_startup.append(_freeze_startup_heap)  # after every cleanup_ctx has opened
     app.on_shutdown.append(_on_shutdown)
     return app

@@ -49,3 +49,19 @@ async def test_metrics_count_requests_per_route_and_status(client):
     text = await (await client.get("/metrics")).text()
     assert 'adgw_http_requests_total{method="GET",route="/healthz",status="200"}' in text
     assert "adgw_http_request_seconds_bucket" in text
+
+
+async def test_startup_heap_is_frozen_out_of_full_collections(client):
+    import gc
+
+    from gateway.routes.beacons import PIPELINE
+    from gateway.services import ENGINE
+
+    app = client.server.app
+    tracked = gc.get_objects(generation=None)  # every object a collection would walk
+    assert gc.get_freeze_count() > 0
+    # what startup built (the catalog snapshot, the beacon pipeline) is out of reach of a
+    # full collection, which would otherwise walk it on every gen-2 pass
+    live = {id(o) for o in tracked}
+    assert id(app[ENGINE].catalog) not in live
+    assert id(app[PIPELINE]) not in live
