@@ -1,5 +1,6 @@
 """Short-window dedup at the edge, keyed by event id, fronted by an in-process cache and
-an in-flight table. One store round trip per batch to claim and one to settle.
+an in-flight table. One store round trip per batch to claim, and one to settle that the
+answer does not wait for.
 
 The mark is a counter (`incr_many`, pipelined on Redis): a claim adds 1 and owns the
 event when the result is 1; making it durable adds `DONE`; failing to make it durable
@@ -61,6 +62,7 @@ class Deduper:
         self.prefix = prefix
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[bool]] = {}
+        self._settling: set[asyncio.Task[None]] = set()
 
     def _recently_seen(self, event_id: str) -> bool:
         deadline = self._seen.get(event_id)
@@ -144,18 +146,32 @@ class Deduper:
         if fut is not None and not fut.done():
             fut.set_result(durable)
 
-    async def settle(self, claims: Sequence[Claim], durable: bool) -> None:
-        """After the append of owned claims: confirm their marks, or undo them."""
+    def settle_soon(self, claims: Sequence[Claim], durable: bool) -> None:
+        """`settle` without waiting for the store: this process knows the outcome at once
+        (its cache and in-flight table), and the answer to the beacon does not depend on
+        the shared mark, so the round trip leaves the answer's path. Until it lands, a
+        copy at another instance sees a pending mark and waits for it (see `claim_many`).
+        `drain` waits for what is still under way."""
         owned = [c for c in claims if c.owned]
         for c in owned:
             self._resolve(c.event_id, durable)
+        ops = self._mark_ops(owned, durable)
+        if ops:
+            task = asyncio.get_running_loop().create_task(self._update_marks(ops))
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
+
+    async def drain(self) -> None:
+        while self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+
+    def _mark_ops(self, owned: Sequence[Claim], durable: bool) -> list[tuple[str, int, float | None]]:
         if durable:
-            ops = [(self.prefix + c.event_id, DONE, self.ttl_s) for c in owned
-                   if c.state is not ClaimState.UNCHECKED]
-        else:
-            ops = [(self.prefix + c.event_id, -1, None) for c in owned if c.state is ClaimState.NEW]
-        if not ops:
-            return
+            return [(self.prefix + c.event_id, DONE, self.ttl_s) for c in owned
+                    if c.state is not ClaimState.UNCHECKED]
+        return [(self.prefix + c.event_id, -1, None) for c in owned if c.state is ClaimState.NEW]
+
+    async def _update_marks(self, ops: list[tuple[str, int, float | None]]) -> None:
         try:
             await self.store.incr_many(ops)
         except StoreError as exc:

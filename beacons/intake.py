@@ -227,7 +227,7 @@ class BeaconIntake:
             await self.spool.append(records)
         except SpoolError as exc:
             failure = exc
-        await self.deduper.settle(owned, failure is None)
+        self.deduper.settle_soon(owned, failure is None)
 
         for item in leaders:
             claim = item.claim

@@ -53,6 +53,7 @@ class BeaconPipeline:
         return cls(signer, spool, intake, forwarder)
 
     async def close(self, drain_timeout_s: float = 5.0) -> None:
+        await self.intake.deduper.drain()  # the last dedup confirmations
         if self.forwarder is not None:
             await self.forwarder.stop(drain_timeout_s)
         await self.spool.close()

@@ -169,3 +169,24 @@ async def test_batch_with_copies_and_concurrent_batches(spool):
     assert outcomes.count("accepted") == 2 and outcomes.count("duplicate") == 3
     events, _ = spooled(spool)
     assert len(events) == 2
+
+
+async def test_the_shared_mark_is_confirmed_after_the_answer(tmp_path, redis_url):
+    s = signer()
+    store = RedisStore(redis_url)
+    prefix = f"t-settle-{time.time_ns()}:"
+    spool_a = await Spool(tmp_path / "a").open()
+    spool_b = await Spool(tmp_path / "b").open()
+    try:
+        a = BeaconIntake(s, spool_a, store, deduper=Deduper(store, prefix=prefix))
+        # another instance: its own cache, and no patience for a pending mark
+        b = BeaconIntake(s, spool_b, store, deduper=Deduper(store, prefix=prefix, pending_wait_s=0.0))
+        token = s.sign(claims(7))
+        assert (await a.accept(beacon(token))).outcome == "accepted"
+        await a.deduper.drain()  # what the pipeline's close waits for
+        assert (await b.accept(beacon(token))).outcome == "duplicate"
+        assert not list(spool_b.iter_all())
+    finally:
+        await spool_a.close()
+        await spool_b.close()
+        await store.close()
