@@ -84,20 +84,26 @@ class Counters:
             return
         snapshot = self.catalog() if self.catalog else None
         tz = snapshot.tz_offset_s if snapshot is not None else 0.0
-        ops: list[tuple[str, int, float | None]] = []
+        # shared counters (delivery, calibration) summed over the batch: one increment per
+        # key, not one per event; per-device cap counters and per-event marks stay apart
+        sums: dict[tuple[str, float | None], int] = {}
         delivery: dict[tuple[str, str], list[float]] = {}  # (line item, day) -> [spend, imps]
         cap_events: list[caps.CapEvent] = []
-        days: dict[int, str] = {}  # UTC day label per whole-day epoch: strftime once per day
+        # day labels by day number, formatted once per day rather than once per event
+        days: dict[int, str] = {}  # UTC (delivery counters)
+        local_days: dict[int, str] = {}  # the catalog's time zone (pacing)
         for event in todo:
             li, name = event["line_item_id"], event["event"]
             at = _epoch(event["received_at"])
             day = days.get(int(at // 86400))
             if day is None:
                 day = days[int(at // 86400)] = time.strftime("%Y%m%d", time.gmtime(at))
-            ops += [(f"dlv:{li}:{name}:total", 1, None), (f"dlv:{li}:{name}:{day}", 1, DAY_TTL_S)]
+            for key, ttl in ((f"dlv:{li}:{name}:total", None), (f"dlv:{li}:{name}:{day}", DAY_TTL_S)):
+                sums[(key, ttl)] = sums.get((key, ttl), 0) + 1
             model = event.get("model")
             if model:
-                ops += outcome_ops(name, model, _scheduled(model))
+                for key, amount, ttl in outcome_ops(name, model, _scheduled(model)):
+                    sums[(key, ttl)] = sums.get((key, ttl), 0) + amount
             goal, rate = "CPM", None
             if snapshot is not None and li in snapshot.line_item_index:
                 item = snapshot.line_item(li)
@@ -106,13 +112,16 @@ class Counters:
             spend = pacing.spend_for_event(goal, name, int(event["price_micros"]), rate)
             imps = 1 if name == "impression" else 0
             if spend or imps:
-                acc = delivery.setdefault((li, pacing.day_label(at, tz)), [0, 0])
+                local_day = local_days.get(int((at + tz) // 86400))
+                if local_day is None:
+                    local_day = local_days[int((at + tz) // 86400)] = pacing.day_label(at, tz)
+                acc = delivery.setdefault((li, local_day), [0, 0])
                 acc[0] += spend
                 acc[1] += imps
             if snapshot is not None and event["device"].get("cap_ref") and name in ("impression", "error"):
                 cap_events.append(caps.CapEvent(name, event["imp_id"], event["device"]["cap_ref"], li,
                                                 event["creative_id"], at))
-        # pacing counters summed per (line item, day), not one update per event
+        ops = [(key, amount, ttl) for (key, ttl), amount in sums.items()]
         for (li, day_label), (spend, imps) in delivery.items():
             ops += pacing.delivery_ops(li, day_label, int(spend), int(imps))
         if cap_events:
