@@ -18,9 +18,12 @@ prints the CPU time the server process and this client spent per answered beacon
 (from /proc and getrusage): the steadier figure on a shared host.
 
 With --rounds N the targets run N times interleaved; the summary gives best and median.
+With --workers N every server (the minimal handler too) runs N processes on one port,
+as `adgw serve --workers N` does in production (one per core). The run first prints
+the disk's own append + fdatasync latency: no durable answer can beat it.
 
     .venv/bin/python bench/beacons.py [--requests 5000] [--concurrency 64] [--rounds 1]
-        [--variants memory,redis] [--paced-seconds 5] [--kafka HOST:PORT]
+        [--variants memory,redis] [--paced-seconds 5] [--kafka HOST:PORT] [--workers 1]
 """
 
 from __future__ import annotations
@@ -51,14 +54,18 @@ from decision.request import device_ref  # noqa: E402
 
 KEYS = "b1:bench-secret-0123456789abcdef"
 MINIMAL = """
-import sys, uvloop
+import os, sys, uvloop
 from aiohttp import web
 async def ok(request):
     return web.Response(status=204)
+workers = int(sys.argv[2])
+for _ in range(workers - 1):  # like `adgw serve --workers N`: processes sharing the port
+    if os.fork() == 0:
+        break
 app = web.Application()
 app.router.add_get("/v1/b/{event}", ok)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
-            loop=uvloop.new_event_loop())
+            reuse_port=workers > 1 or None, loop=uvloop.new_event_loop())
 """
 
 
@@ -83,7 +90,7 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
-def start_adgw(port: int, spool: str, redis: str | None, kafka: str | None) -> subprocess.Popen:
+def start_adgw(port: int, spool: str, redis: str | None, kafka: str | None, workers: int) -> subprocess.Popen:
     adgw = Path(sys.executable).with_name("adgw")
     argv = [str(adgw)] if adgw.exists() else [sys.executable, "-m", "gateway.cli"]
     env = {**os.environ, "ADGW_BEACON_KEYS": KEYS, "ADGW_SPOOL_DIR": spool, "ADGW_DEMO": "0",
@@ -94,7 +101,7 @@ def start_adgw(port: int, spool: str, redis: str | None, kafka: str | None) -> s
         env["ADGW_REDIS_URL"] = redis
     if kafka:
         env["ADGW_KAFKA_BOOTSTRAP"] = kafka
-    argv += ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     return subprocess.Popen(argv, env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=None, start_new_session=True)
 
@@ -124,13 +131,50 @@ def _headers(i: int) -> dict[str, str]:
     return {"X-Forwarded-For": f"10.{i % 250}.{(i // 250) % 250}.{i % 200 + 1}", "User-Agent": "Roku/DVP-12.0"}
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process and its waited-for children (Linux /proc)."""
+def _proc_cpu(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return float("nan")
-    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        return 0.0
+    return sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and of its live descendants (the workers), Linux /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += _proc_cpu(p)
+        todo += children.get(p, [])
+    return total
+
+
+def fsync_latency(directory: str, n: int = 200) -> tuple[float, float]:
+    """p50 and p99 (ms) of appending 2 KB and fdatasync on the spool's file system: the
+    floor under any answer that waits for durability."""
+    path = Path(directory) / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    lat = []
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 2048)
+            t0 = time.perf_counter()
+            os.fdatasync(fd)
+            lat.append(time.perf_counter() - t0)
+            time.sleep(0.002)
+    finally:
+        os.close(fd)
+        path.unlink()
+    lat.sort()
+    return lat[n // 2] * 1000, lat[min(n - 1, int(n * 0.99))] * 1000
 
 
 def own_cpu_seconds() -> float:
@@ -258,6 +302,8 @@ async def main() -> int:
     parser.add_argument("--paced-fraction", type=float, default=0.5)
     parser.add_argument("--redis", default=None, help="use this ADGW_REDIS_URL instead of a private redis-server")
     parser.add_argument("--kafka", default=None, help="ADGW_KAFKA_BOOTSTRAP (default: spool only)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes per server, the minimal handler's and the gateway's alike (adgw serve --workers)")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
 
@@ -266,7 +312,8 @@ async def main() -> int:
     targets: dict[str, tuple[str, int]] = {}
     try:
         port = free_port()
-        procs.append(subprocess.Popen([sys.executable, "-c", MINIMAL, str(port)], start_new_session=True))
+        procs.append(subprocess.Popen([sys.executable, "-c", MINIMAL, str(port), str(args.workers)],
+                                      start_new_session=True))
         wait_http(f"http://127.0.0.1:{port}/v1/b/x", procs[-1])
         targets["minimal"] = (f"http://127.0.0.1:{port}", procs[-1].pid)
         for variant in variants:
@@ -282,13 +329,15 @@ async def main() -> int:
                 raise SystemExit(f"unknown variant {variant!r}")
             port = free_port()
             spool = tempfile.mkdtemp(prefix=f"adgw-bench-spool-{variant}-")
-            procs.append(start_adgw(port, spool, redis_url, args.kafka))
+            procs.append(start_adgw(port, spool, redis_url, args.kafka, args.workers))
             wait_http(f"http://127.0.0.1:{port}/healthz", procs[-1])
             targets[f"adgw {variant}"] = (f"http://127.0.0.1:{port}", procs[-1].pid)
 
         print(f"{args.requests} beacons per max phase, {args.concurrency} connections, loopback, client and "
-              f"servers on this host ({os.cpu_count()} cpus); gateway: {'kafka' if args.kafka else 'spool-only'}, "
-              f"fsync per group commit; GET /v1/b/impression")
+              f"servers on this host ({os.cpu_count()} cpus), {args.workers} process(es) per server; gateway: "
+              f"{'kafka' if args.kafka else 'spool-only'}, fsync per group commit; GET /v1/b/impression")
+        p50, p99 = fsync_latency(tempfile.gettempdir())
+        print(f"disk floor: append + fdatasync p50 {p50:.2f} ms, p99 {p99:.2f} ms (every 204 waits for one)")
         results: dict[str, list[tuple[Phase, Phase]]] = {name: [] for name in targets}
         for r in range(args.rounds):
             if args.rounds > 1:
@@ -299,11 +348,11 @@ async def main() -> int:
     finally:
         for proc in procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGTERM)  # its own session: the workers too
                 try:
                     proc.wait(20)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    os.killpg(proc.pid, signal.SIGKILL)
         if redis_service is not None:
             redis_service.stop()
     return 0
