@@ -21,7 +21,7 @@ from beacons import metrics
 from beacons.dedup import Claim, ClaimState, Deduper
 from beacons.errors import BeaconError, SpoolError, TokenExpired
 from beacons.events import build_event, build_invalid, event_id, record_id
-from beacons.privacy import Network, RotatingHasher, in_networks, truncate_ip, ua_family
+from beacons.privacy import Network, NetworkSet, RotatingHasher, truncate_ip, ua_family
 from beacons.ratelimit import TokenBuckets
 from beacons.spool import KIND_EVENT, KIND_INVALID, Spool, SpoolRecord
 from beacons.tokens import TokenClaims, TokenSigner
@@ -123,6 +123,7 @@ class BeaconIntake:
         self._wall = wall_clock
         self.ip_limits = TokenBuckets(config.ip_rate, config.ip_burst, clock=mono_clock)
         self.session_limits = TokenBuckets(config.session_rate, config.session_burst, clock=mono_clock)
+        self._datacenter = NetworkSet(config.datacenter_networks)
         self._queue: list[tuple[RawBeacon, asyncio.Future[Verdict]]] = []
         self._flush_pending = False
         self._claiming = 0  # coalesced batches waiting for their dedup claims
@@ -347,6 +348,6 @@ class BeaconIntake:
             flags.append(CLIENT_CLOCK_SKEW)
         if family == "bot":
             flags.append(BOT_UA)
-        if self.config.datacenter_networks and in_networks(ip, self.config.datacenter_networks):
+        if self._datacenter and ip in self._datacenter:
             flags.append(DATACENTER_IP)
         return tuple(flags)

@@ -123,6 +123,33 @@ def client_ip(peer: str | None, forwarded_for: str | None = None, device_ip: str
     return peer_addr[2]
 
 
+class NetworkSet:
+    """Is an address in any of many networks? A data-centre list holds thousands of
+    CIDRs; this does one set lookup per distinct prefix length instead of one
+    comparison per network."""
+
+    def __init__(self, networks: Iterable[Network]) -> None:
+        bases: dict[tuple[int, int], set[int]] = {}
+        for net in networks:
+            bases.setdefault((net.version, net.prefixlen), set()).add(int(net.network_address))
+        self._by_version: dict[int, tuple[tuple[int, frozenset[int]], ...]] = {}
+        for (version, prefix), found in sorted(bases.items()):
+            bits = 32 if version == 4 else 128
+            mask = ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1)
+            self._by_version[version] = (*self._by_version.get(version, ()), (mask, frozenset(found)))
+        self._size = sum(len(found) for found in bases.values())
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, text: object) -> bool:
+        addr = _addr(text) if isinstance(text, str) else None
+        if addr is None:
+            return False
+        value = addr[1]
+        return any(value & mask in found for mask, found in self._by_version.get(addr[0], ()))
+
+
 def truncate_ip(text: str | None) -> str | None:
     """IPv4 to its /24, IPv6 to its /48 (the common anonymisation for analytics)."""
     if text and ":" not in text:
@@ -134,11 +161,6 @@ def truncate_ip(text: str | None) -> str | None:
         return None
     prefix = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address)
-
-
-def in_networks(text: str | None, networks: tuple[Network, ...]) -> bool:
-    addr = _addr(text)
-    return addr is not None and _in_addr(addr, networks)
 
 
 class RotatingHasher:

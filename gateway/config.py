@@ -48,6 +48,11 @@ class Settings:
     request_timeout_s: float = 10.0
     max_body_bytes: int = 1 << 20
     log_level: str = "info"
+    # invalid-traffic list: beacons from these networks carry the `datacenter_ip` flag
+    beacon_datacenter_networks: tuple[str, ...] = ()
+    # token buckets (beacons per second, burst) per client IP and per ad session
+    beacon_rate_ip: tuple[float, float] = (100.0, 1000.0)
+    beacon_rate_session: tuple[float, float] = (20.0, 400.0)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -165,6 +170,44 @@ def _hosts(name: str, value: str, problems: list[str]) -> tuple[str, ...] | None
     return items
 
 
+def _networks(name: str, value: str, problems: list[str]) -> tuple[str, ...] | None:
+    """CIDRs or addresses, comma-separated; an item `@PATH` reads a file of them, one a
+    line (`#` comments), as published data-centre lists come."""
+    items: list[str] = []
+    for item in (i.strip() for i in value.split(",")):
+        if item.startswith("@"):
+            try:
+                lines = Path(item[1:]).read_text().splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(f"{name}: cannot read {item[1:]}: {getattr(exc, 'strerror', None) or exc}")
+                return None
+            items += [line.split("#", 1)[0].strip() for line in lines]
+        else:
+            items.append(item)
+    items = [i for i in items if i]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            problems.append(f"{name}: bad network {item!r}")
+            return None
+    return tuple(items)
+
+
+def _rate(name: str, value: str, problems: list[str]) -> tuple[float, float] | None:
+    """`RATE` or `RATE:BURST` (per second; the burst defaults to ten seconds' worth)."""
+    rate_text, _, burst_text = value.partition(":")
+    try:
+        rate = float(rate_text)
+        burst = float(burst_text) if burst_text else rate * 10
+    except ValueError:
+        rate = burst = -1.0
+    if not (0 < rate < float("inf") and rate <= burst < float("inf")):
+        problems.append(f"{name}: expected RATE[:BURST] per second, burst >= rate > 0, got {value!r}")
+        return None
+    return rate, burst
+
+
 def _positive_float(name: str, value: str, problems: list[str]) -> float | None:
     try:
         number = float(value)
@@ -210,6 +253,9 @@ _FIELDS = {
     "request_timeout": ("request_timeout_s", _positive_float),
     "max_body_bytes": ("max_body_bytes", _positive_int),
     "log_level": ("log_level", _level),
+    "beacon_datacenter_networks": ("beacon_datacenter_networks", _networks),
+    "beacon_rate_ip": ("beacon_rate_ip", _rate),
+    "beacon_rate_session": ("beacon_rate_session", _rate),
 }
 PREFIX = "ADGW_"
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from beacons.intake import IntakeConfig, Verdict
 from beacons.local_counter import LocalCounter
 from beacons.pipeline import BeaconPipeline, default_gateway_id
+from beacons.privacy import parse_networks
 from beacons.validate import RawBeacon
 from gateway.health import DEGRADED, DOWN, OK
 from gateway.keys import HEALTH, SETTINGS, STORE
@@ -33,7 +34,12 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
         app[STORE], spool_dir=settings.spool_dir, spool_max_bytes=settings.spool_max_bytes,
         kafka_bootstrap=settings.kafka_bootstrap, topic=settings.kafka_topic,
         invalid_topic=settings.kafka_invalid_topic, signer=app[SIGNER],
-        intake_config=IntakeConfig(gateway_id=default_gateway_id()),
+        intake_config=IntakeConfig(
+            gateway_id=default_gateway_id(),
+            ip_rate=settings.beacon_rate_ip[0], ip_burst=settings.beacon_rate_ip[1],
+            session_rate=settings.beacon_rate_session[0], session_burst=settings.beacon_rate_session[1],
+            datacenter_networks=parse_networks(settings.beacon_datacenter_networks),
+        ),
     )
     app[PIPELINE] = pipeline
 

@@ -76,3 +76,22 @@ async def test_batch(client):
     check_invalid(orjson.loads(x.value) for x in records if x.kind == KIND_INVALID)
     assert sorted(e["event"] for e in events) == ["error", "impression"]
     assert next(e for e in events if e["event"] == "error")["error_code"] == 402
+
+
+async def test_traffic_settings_reach_the_intake(aiohttp_client, tmp_path):
+    settings = load_settings(env={"ADGW_BEACON_KEYS": KEYS, "ADGW_SPOOL_DIR": str(tmp_path / "spool"),
+                                  "ADGW_DEMO": "0", "ADGW_TRUSTED_PROXIES": "127.0.0.1",
+                                  "ADGW_BEACON_DATACENTER_NETWORKS": "203.0.113.0/24",
+                                  "ADGW_BEACON_RATE_IP": "1:3"})
+    client = await aiohttp_client(create_app(settings))
+    signer = client.app[SIGNER]
+    from_dc = {"X-Forwarded-For": "203.0.113.50"}
+    statuses = [(await client.get(f"/v1/b/impression?t={signer.sign(claims(400 + i))}", headers=from_dc)).status
+                for i in range(5)]
+    assert statuses[:3] == [204, 204, 204] and statuses[3:] == [429, 429]  # a burst of 3, then 1/s
+    r = await client.get(f"/v1/b/impression?t={signer.sign(claims(499))}", headers={"X-Forwarded-For": "198.51.100.1"})
+    assert r.status == 204  # another address has its own bucket
+    spool = client.app[beacon_routes.PIPELINE].spool
+    events = {e["imp_id"]: e for e in (orjson.loads(r.value) for r in spool.iter_all() if r.kind == KIND_EVENT)}
+    flagged = {imp for imp, e in events.items() if "datacenter_ip" in e["flags"]}
+    assert len(events) == 4 and len(flagged) == 3

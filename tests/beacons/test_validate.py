@@ -3,7 +3,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from beacons.errors import Malformed
-from beacons.privacy import RotatingHasher, client_ip, parse_networks, truncate_ip, ua_family
+from beacons.privacy import NetworkSet, RotatingHasher, client_ip, parse_networks, truncate_ip, ua_family
 from beacons.ratelimit import TokenBuckets
 from beacons.validate import (
     RawBeacon,
@@ -136,3 +136,23 @@ def test_token_buckets():
     tb.take("b")
     tb.take("c")
     assert len(tb) == 2
+
+
+def test_network_set_membership():
+    nets = NetworkSet(parse_networks(["192.0.2.0/24", "198.51.100.7", "10.0.0.0/8", "2001:db8::/32"]))
+    assert len(nets) == 4
+    for inside in ("192.0.2.1", "192.0.2.255", "198.51.100.7", "10.200.3.4", "2001:db8::1", "::ffff:192.0.2.9"):
+        assert inside in nets, inside
+    for outside in ("192.0.3.1", "198.51.100.8", "11.0.0.1", "2001:db9::1", "", "junk", None, 42):
+        assert outside not in nets, outside
+    assert not NetworkSet(()) and "10.0.0.1" not in NetworkSet(())
+
+
+@given(st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32)), max_size=20),
+       st.integers(0, 2**32 - 1))
+def test_network_set_agrees_with_ipaddress(raw_nets, raw_addr):
+    import ipaddress
+
+    nets = [ipaddress.ip_network((value, prefix), strict=False) for value, prefix in raw_nets]
+    addr = ipaddress.ip_address(raw_addr)
+    assert (str(addr) in NetworkSet(nets)) == any(addr in net for net in nets)

@@ -63,3 +63,24 @@ def test_bad_configuration_exits_2_with_one_line_per_problem():
     assert len(lines) == 3, result.stderr
     assert all(line.startswith("adgw: configuration: ") for line in lines)
     assert "Traceback" not in result.stderr
+
+
+def test_beacon_traffic_settings(tmp_path: Path):
+    listed = tmp_path / "datacenters.txt"
+    listed.write_text("# a published data-centre list\n192.0.2.0/24\n\n2001:db8::/32  # v6 too\n")
+    s = load_settings(env={"ADGW_BEACON_DATACENTER_NETWORKS": f"198.51.100.7, @{listed}",
+                           "ADGW_BEACON_RATE_IP": "50", "ADGW_BEACON_RATE_SESSION": "5:8"})
+    assert s.beacon_datacenter_networks == ("198.51.100.7", "192.0.2.0/24", "2001:db8::/32")
+    assert s.beacon_rate_ip == (50.0, 500.0) and s.beacon_rate_session == (5.0, 8.0)
+    defaults = load_settings(env={})
+    assert defaults.beacon_datacenter_networks == () and defaults.beacon_rate_ip == (100.0, 1000.0)
+    with pytest.raises(ConfigError) as e:
+        load_settings(env={"ADGW_BEACON_DATACENTER_NETWORKS": f"10.0.0.0/8,300.1.2.3,@{tmp_path / 'missing'}",
+                           "ADGW_BEACON_RATE_IP": "0", "ADGW_BEACON_RATE_SESSION": "10:5"})
+    text = "\n".join(e.value.problems)
+    assert "ADGW_BEACON_RATE_IP" in text and "ADGW_BEACON_RATE_SESSION" in text
+    assert "ADGW_BEACON_DATACENTER_NETWORKS" in text
+    for bad in ("300.1.2.3", "nan", "inf:inf", "x:1"):
+        key = "ADGW_BEACON_DATACENTER_NETWORKS" if bad == "300.1.2.3" else "ADGW_BEACON_RATE_IP"
+        with pytest.raises(ConfigError):
+            load_settings(env={key: bad})
