@@ -59,7 +59,8 @@ def iso_ms(ms: int) -> str:
 
 def build_event(claims: TokenClaims, fields: BeaconFields, *, event_id_: str, received_ms: int,
                 ip_trunc: str | None, ua_family: str, ifa_hash: str | None, flags: list[str],
-                dedup: str, gateway: str) -> dict[str, Any]:
+                dedup: str, gateway: str,
+                geo: tuple[str | None, str | None, str | None] | None = None) -> dict[str, Any]:
     occurred_ms = fields.ts_ms if fields.ts_ms is not None else received_ms
     return {
         "schema": SCHEMA,
@@ -90,6 +91,7 @@ def build_event(claims: TokenClaims, fields: BeaconFields, *, event_id_: str, re
             "ua_family": ua_family,
         },
         "content": {"cid": claims.cid, "channel": claims.channel, "genre": claims.genre},
+        "geo": None if geo is None else {"country": geo[0], "region": geo[1], "dma": geo[2]},
         "privacy": {"lmt": claims.lmt, "gdpr": claims.gdpr, "gdpr_consent": claims.gdpr_consent,
                     "us_privacy": claims.us_privacy},
         "model": model_block(claims),

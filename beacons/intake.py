@@ -114,8 +114,10 @@ class BeaconIntake:
     def __init__(self, signer: TokenSigner, spool: Spool, store: Store, *,
                  config: IntakeConfig = IntakeConfig(), deduper: Deduper | None = None,
                  hasher: RotatingHasher | None = None, wall_clock: Callable[[], float] = time.time,
-                 mono_clock: Callable[[], float] = time.monotonic) -> None:
+                 mono_clock: Callable[[], float] = time.monotonic,
+                 geo: Callable[[str], tuple[str | None, str | None, str | None] | None] | None = None) -> None:
         self.signer = signer
+        self.geo = geo  # the raw address's (country, region, dma), before it is truncated
         self.spool = spool
         self.config = config
         self.deduper = deduper or Deduper(store, clock=mono_clock)
@@ -309,9 +311,10 @@ class BeaconIntake:
         eid = event_id(claims.imp_id, fields.event, offset_key)
         flags = self._flags(claims, fields.event, fields.ts_ms, now_ms, raw.ip, family)
         ifa_hash = self.hasher(claims.device_ref) if claims.device_ref and claims.consent_allows_ids else None
+        geo = self.geo(raw.ip) if self.geo is not None and raw.ip else None
         body = build_event(claims, fields, event_id_=eid, received_ms=now_ms, ip_trunc=ip_trunc,
                            ua_family=family, ifa_hash=ifa_hash, flags=list(flags),
-                           dedup=DEDUP_CHECKED, gateway=self.config.gateway_id)
+                           dedup=DEDUP_CHECKED, gateway=self.config.gateway_id, geo=geo)
         return _Item(event=body, event_id=eid, imp_id=claims.imp_id, received_ms=now_ms, flags=flags)
 
     def _limited(self, scope: str, wait: float) -> _Item:

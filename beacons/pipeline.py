@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,7 +35,9 @@ class BeaconPipeline:
                    spool_max_bytes: int = 1 << 30, kafka_bootstrap: str | None = None,
                    topic: str = "ad-events", invalid_topic: str = "ad-events-invalid",
                    intake_config: IntakeConfig | None = None, grace_s: float = 6 * 3600,
-                   signer: TokenSigner | None = None) -> BeaconPipeline:
+                   signer: TokenSigner | None = None,
+                   geo: Callable[[str], tuple[str | None, str | None, str | None] | None] | None = None,
+                   ) -> BeaconPipeline:
         """Open the spool (it holds a lock: one process per directory) and start the
         forwarder. With no Kafka the spool is the sink."""
         if signer is None:
@@ -45,7 +47,7 @@ class BeaconPipeline:
         if config.gateway_id == "adgw":
             config = replace(config, gateway_id=default_gateway_id())
         spool = await Spool(Path(spool_dir), max_bytes=spool_max_bytes).open()
-        intake = BeaconIntake(signer, spool, store, config=config)
+        intake = BeaconIntake(signer, spool, store, config=config, geo=geo)
         forwarder = None
         if kafka_bootstrap:
             forwarder = Forwarder(spool, kafka_bootstrap, topic=topic, invalid_topic=invalid_topic)

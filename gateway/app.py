@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.config import Settings
+from gateway.geo import geo_ctx
 from gateway.health import DOWN, OK, Health
 from gateway.kafka_probe import kafka_answers
 from gateway.keys import HEALTH, SETTINGS, STORE
@@ -75,6 +76,7 @@ def create_app(settings: Settings) -> web.Application:
     app[HEALTH] = Health()
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_kafka_probe_ctx)
+    app.cleanup_ctx.append(geo_ctx)  # before the routes' contexts, which use it
     for module in MODULES:
         module.setup(app)
     # last, so every probe is registered before the first check

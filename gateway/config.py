@@ -53,6 +53,8 @@ class Settings:
     # token buckets (beacons per second, burst) per client IP and per ad session
     beacon_rate_ip: tuple[float, float] = (100.0, 1000.0)
     beacon_rate_session: tuple[float, float] = (20.0, 400.0)
+    # MaxMind-format database for geo from the client address (None: no lookups)
+    geoip_db: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -194,6 +196,19 @@ def _networks(name: str, value: str, problems: list[str]) -> tuple[str, ...] | N
     return tuple(items)
 
 
+def _geoip_db(name: str, value: str, problems: list[str]) -> Path | None:
+    from gateway.geo import check_database  # maxminddb only when the setting is used
+
+    path = _path(True)(name, value, problems)
+    if path is None:
+        return None
+    wrong = check_database(path)
+    if wrong:
+        problems.append(f"{name}: {value!r} is {wrong}")
+        return None
+    return path
+
+
 def _rate(name: str, value: str, problems: list[str]) -> tuple[float, float] | None:
     """`RATE` or `RATE:BURST` (per second; the burst defaults to ten seconds' worth)."""
     rate_text, _, burst_text = value.partition(":")
@@ -256,6 +271,7 @@ _FIELDS = {
     "beacon_datacenter_networks": ("beacon_datacenter_networks", _networks),
     "beacon_rate_ip": ("beacon_rate_ip", _rate),
     "beacon_rate_session": ("beacon_rate_session", _rate),
+    "geoip_db": ("geoip_db", _geoip_db),
 }
 PREFIX = "ADGW_"
 

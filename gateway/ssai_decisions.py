@@ -13,6 +13,7 @@ from decision.errors import InvalidRequest
 from decision.pod import Creative, HlsVariant, PlacedAd, Pod, StreamHistory
 from decision.request import KNOWN_PARAMS, AdRequest, parse_ad_request
 from gateway.fetch import Fetcher, FetchRefused
+from gateway.geo import GeoDB
 from gateway.ssai_programmatic import ThirdPartyAd, trackers_json
 from ssai.errors import SsaiError
 from ssai.plan import CueOffsets
@@ -40,7 +41,8 @@ def _param_text(name: str, value: Any) -> str | None:
     raise InvalidRequest(name, f"must be a string, number or boolean, got {type(value).__name__}")
 
 
-def session_params(raw: Mapping[str, Any], *, ua: str | None, ip: str | None, fetcher: Fetcher) -> dict[str, str]:
+def session_params(raw: Mapping[str, Any], *, ua: str | None, ip: str | None, fetcher: Fetcher,
+                   geo: GeoDB | None = None) -> dict[str, str]:
     """Validate what a player asked for (POST body or query string) into the session's
     stored parameters: the origin, the mode and the known ad-request parameters."""
     origin = raw.get("origin")
@@ -67,6 +69,10 @@ def session_params(raw: Mapping[str, Any], *, ua: str | None, ip: str | None, fe
         params["ua"] = ua[:512]
     if ip and "ip" not in params:
         params["ip"] = ip
+    if geo is not None and not {"country", "region", "dma"} & params.keys():
+        found = geo(params.get("ip"))  # the viewer's place, looked up once per session
+        if found is not None:
+            params.update((k, v) for k, v in zip(("country", "region", "dma"), found, strict=True) if v)
     request = parse_ad_request(params)  # raises InvalidRequest naming the parameter
     cue_offsets(request)
     fill = fill_params(raw, fetcher)

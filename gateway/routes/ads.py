@@ -12,6 +12,7 @@ from decision.pod import BreakSpec
 from decision.request import AdRequest, parse_ad_request
 from gateway.admin import admin_denied
 from gateway.adserving import TAG_CACHE, serve_breaks, trace_json
+from gateway.geo import GEO, with_geo
 from gateway.keys import SETTINGS
 from gateway.peers import client_ip
 
@@ -21,8 +22,9 @@ VMAP_ONLY = ("cdur", "cues", "pre", "post", "inline")
 
 def _request(request: web.Request) -> AdRequest:
     settings = request.app[SETTINGS]
-    return parse_ad_request(request.query, ua_header=request.headers.get("User-Agent"),
-                            ip_fallback=client_ip(request, settings.trusted_proxies))
+    parsed = parse_ad_request(request.query, ua_header=request.headers.get("User-Agent"),
+                              ip_fallback=client_ip(request, settings.trusted_proxies))
+    return with_geo(parsed, request.app[GEO])
 
 
 def _debug_denied(request: web.Request, ad_request: AdRequest) -> web.Response | None:

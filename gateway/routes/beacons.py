@@ -15,6 +15,7 @@ from beacons.local_counter import LocalCounter
 from beacons.pipeline import BeaconPipeline, default_gateway_id
 from beacons.privacy import parse_networks
 from beacons.validate import RawBeacon
+from gateway.geo import GEO
 from gateway.health import DEGRADED, DOWN, OK
 from gateway.keys import HEALTH, SETTINGS, STORE
 from gateway.peers import client_ip
@@ -33,7 +34,7 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     pipeline = await BeaconPipeline.open(
         app[STORE], spool_dir=settings.spool_dir, spool_max_bytes=settings.spool_max_bytes,
         kafka_bootstrap=settings.kafka_bootstrap, topic=settings.kafka_topic,
-        invalid_topic=settings.kafka_invalid_topic, signer=app[SIGNER],
+        invalid_topic=settings.kafka_invalid_topic, signer=app[SIGNER], geo=app[GEO],
         intake_config=IntakeConfig(
             gateway_id=default_gateway_id(),
             ip_rate=settings.beacon_rate_ip[0], ip_burst=settings.beacon_rate_ip[1],

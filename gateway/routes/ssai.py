@@ -33,6 +33,7 @@ from aiohttp import web
 
 import vast
 from beacons.validate import RawBeacon
+from gateway.geo import GEO
 from gateway.keys import SETTINGS, STORE
 from gateway.peers import client_ip
 from gateway.problems import problem
@@ -122,7 +123,7 @@ def _hls(text: str, live: bool = False) -> web.Response:
 async def _create(request: web.Request, raw: dict) -> tuple[SsaiService, object]:
     service = _service(request)
     ip, ua = _client(request)
-    params = session_params(raw, ua=ua, ip=ip, fetcher=service.fetcher)
+    params = session_params(raw, ua=ua, ip=ip, fetcher=service.fetcher, geo=request.app[GEO])
     return service, await service.create(params)
 
 
