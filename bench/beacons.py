@@ -6,6 +6,8 @@ Targets, each measured in two phases:
   minimal        a bare aiohttp app answering 204 (the ceiling of this client and host)
   adgw memory    `adgw serve`, in-process dedup store, spool only (fsync per group commit)
   adgw redis     the same with ADGW_REDIS_URL on a private redis-server (dedup in Redis)
+  adgw kafka     redis plus ADGW_KAFKA_BOOTSTRAP on a private Tansu broker: the spool
+                 forwards to Kafka and counting is `adgw events consume`'s job (not run)
 
   max    closed loop: --requests beacons over --concurrency keep-alive connections, as fast
          as the server answers -> the sustained rate, p50/p99
@@ -297,18 +299,20 @@ async def main() -> int:
     parser.add_argument("--requests", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--variants", default="memory,redis", help="gateway variants: memory, redis")
+    parser.add_argument("--variants", default="memory,redis",
+                        help="gateway variants: memory (spool only), redis (+ Redis dedup and counters), "
+                             "kafka (+ Redis, forwarding to a Tansu broker: the production path)")
     parser.add_argument("--paced-seconds", type=float, default=5.0)
     parser.add_argument("--paced-fraction", type=float, default=0.5)
     parser.add_argument("--redis", default=None, help="use this ADGW_REDIS_URL instead of a private redis-server")
-    parser.add_argument("--kafka", default=None, help="ADGW_KAFKA_BOOTSTRAP (default: spool only)")
+    parser.add_argument("--kafka", default=None, help="the kafka variant's ADGW_KAFKA_BOOTSTRAP instead of a private Tansu")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes per server, the minimal handler's and the gateway's alike (adgw serve --workers)")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
 
     procs: list[subprocess.Popen] = []
-    redis_service = None
+    redis_service = kafka_service = None
     targets: dict[str, tuple[str, int]] = {}
     try:
         port = free_port()
@@ -317,25 +321,33 @@ async def main() -> int:
         wait_http(f"http://127.0.0.1:{port}/v1/b/x", procs[-1])
         targets["minimal"] = (f"http://127.0.0.1:{port}", procs[-1].pid)
         for variant in variants:
-            redis_url = None
-            if variant == "redis":
+            redis_url = kafka = None
+            if variant in ("redis", "kafka"):
                 redis_url = args.redis
                 if redis_url is None:
-                    from tests.support.services import start_redis
+                    if redis_service is None:
+                        from tests.support.services import start_redis
 
-                    redis_service = start_redis()
+                        redis_service = start_redis()
                     redis_url = f"redis://127.0.0.1:{redis_service.port}/0"
-            elif variant != "memory":
+            if variant == "kafka":
+                kafka = args.kafka
+                if kafka is None:
+                    from tests.support.services import start_tansu
+
+                    kafka_service = start_tansu()
+                    kafka = f"127.0.0.1:{kafka_service.port}"
+            elif variant not in ("memory", "redis"):
                 raise SystemExit(f"unknown variant {variant!r}")
             port = free_port()
             spool = tempfile.mkdtemp(prefix=f"adgw-bench-spool-{variant}-")
-            procs.append(start_adgw(port, spool, redis_url, args.kafka, args.workers))
+            procs.append(start_adgw(port, spool, redis_url, kafka, args.workers))
             wait_http(f"http://127.0.0.1:{port}/healthz", procs[-1])
             targets[f"adgw {variant}"] = (f"http://127.0.0.1:{port}", procs[-1].pid)
 
         print(f"{args.requests} beacons per max phase, {args.concurrency} connections, loopback, client and "
-              f"servers on this host ({os.cpu_count()} cpus), {args.workers} process(es) per server; gateway: "
-              f"{'kafka' if args.kafka else 'spool-only'}, fsync per group commit; GET /v1/b/impression")
+              f"servers on this host ({os.cpu_count()} cpus), {args.workers} process(es) per server; "
+              f"fsync per group commit; GET /v1/b/impression")
         p50, p99 = fsync_latency(tempfile.gettempdir())
         print(f"disk floor: append + fdatasync p50 {p50:.2f} ms, p99 {p99:.2f} ms (every 204 waits for one)")
         results: dict[str, list[tuple[Phase, Phase]]] = {name: [] for name in targets}
@@ -353,8 +365,9 @@ async def main() -> int:
                     proc.wait(20)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
-        if redis_service is not None:
-            redis_service.stop()
+        for service in (redis_service, kafka_service):
+            if service is not None:
+                service.stop()
     return 0
 
 
