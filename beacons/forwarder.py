@@ -187,7 +187,11 @@ class Forwarder:
     async def _send(self, batch: _Batch, todo: list[int]) -> None:
         futures = []
         async with asyncio.timeout(self.request_timeout_s * 2):  # send() blocks on a full buffer
-            for i in todo:
+            for n, i in enumerate(todo):
+                if n and not n % 64:
+                    # send() rarely suspends; a thousand in a row would hold the event loop
+                    # (and every beacon answer waiting on it) for tens of milliseconds
+                    await asyncio.sleep(0)
                 record = batch.records[i]
                 topic = self.topic if record.kind == KIND_EVENT else self.invalid_topic
                 fut = await self._producer.send(topic, record.value, key=record.key)

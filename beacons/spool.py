@@ -19,6 +19,7 @@ import fcntl
 import logging
 import os
 import struct
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -77,12 +78,20 @@ def _fsync_dir(path: Path) -> None:
 
 class Spool:
     def __init__(self, directory: str | os.PathLike[str], *, max_bytes: int = 1 << 30,
-                 segment_bytes: int = 64 << 20, linger_s: float = 0.0) -> None:
+                 segment_bytes: int = 64 << 20, linger_s: float = 0.0, checkpoint_every_s: float = 0.2,
+                 checkpoint_every_bytes: int = 256 << 10) -> None:
         self.dir = Path(directory)
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self.linger_s = linger_s
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="spool")
+        # checkpoints on a thread of their own: two fsyncs queued ahead of a group commit
+        # would hold every beacon answer waiting for it
+        self._checkpoint_io = ThreadPoolExecutor(1, thread_name_prefix="spool-checkpoint")
+        self.checkpoint_every_s = checkpoint_every_s
+        self.checkpoint_every_bytes = checkpoint_every_bytes
+        self._persisted = Position(0, 0)
+        self._persisted_at = float("-inf")  # the first commit writes
         self._lock_fd: int | None = None
         self._active: int = 0
         self._w_active = 0
@@ -122,6 +131,7 @@ class Spool:
             self._checkpoint = Position(int(cp["segment"]), int(cp["offset"]))
         except FileNotFoundError:
             pass
+        self._persisted = self._checkpoint
         for path in sorted(self.dir.glob("seg-*.log")):
             n = int(path.stem[4:])
             if n < self._checkpoint.segment:
@@ -145,8 +155,11 @@ class Spool:
         self._wake.set()
         if self._committer is not None:
             await self._committer
+        if self._checkpoint > self._persisted:
+            await self._persist([])
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close_sync)
         self._executor.shutdown(wait=True)
+        self._checkpoint_io.shutdown(wait=True)
 
     def _close_sync(self) -> None:
         if self._fd is not None:
@@ -300,16 +313,33 @@ class Spool:
             yield from records
 
     async def commit(self, pos: Position) -> None:
-        """Everything before `pos` is acknowledged: persist the checkpoint and drop fully
-        acknowledged segments."""
+        """Everything before `pos` is acknowledged. The checkpoint file is rewritten once
+        `checkpoint_every_s` have passed or `checkpoint_every_bytes` were acknowledged
+        since the last write (and at once when whole segments can go, and on close), not
+        after every batch: after a crash the forwarder resends from the checkpoint on
+        disk, so at most that much goes to Kafka twice (at least once; the consumer's
+        exact dedup absorbs the copies)."""
         if pos <= self._checkpoint:
             return
-        done = [n for n in self._sizes if n < pos.segment and n != self._active]
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._commit_sync, pos, done)
         self._checkpoint = pos
+        done = [n for n in self._sizes if n < pos.segment and n != self._active]
+        if (done or time.monotonic() - self._persisted_at >= self.checkpoint_every_s
+                or self._bytes_between(self._persisted, pos) >= self.checkpoint_every_bytes):
+            await self._persist(done)
+        self._publish_depth()
+
+    def _bytes_between(self, a: Position, b: Position) -> int:
+        if a.segment == b.segment:
+            return b.offset - a.offset
+        return (self._sizes.get(a.segment, 0) - a.offset + b.offset
+                + sum(size for n, size in self._sizes.items() if a.segment < n < b.segment))
+
+    async def _persist(self, done: list[int]) -> None:
+        pos = self._checkpoint
+        await asyncio.get_running_loop().run_in_executor(self._checkpoint_io, self._commit_sync, pos, done)
+        self._persisted, self._persisted_at = pos, time.monotonic()
         for n in done:
             self._sizes.pop(n, None)
-        self._publish_depth()
 
     def _commit_sync(self, pos: Position, done: list[int]) -> None:
         tmp = self.dir / "checkpoint.tmp"
@@ -318,7 +348,8 @@ class Spool:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.dir / "checkpoint")
-        _fsync_dir(self.dir)
+        if done:  # the new checkpoint must be on disk before the segments it passed go
+            _fsync_dir(self.dir)
         for n in done:
             with contextlib.suppress(FileNotFoundError):
                 (self.dir / _seg_name(n)).unlink()

@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from beacons.errors import SpoolFull, SpoolLocked
-from beacons.spool import KIND_EVENT, KIND_INVALID, Spool, SpoolRecord
+from beacons.spool import KIND_EVENT, KIND_INVALID, Position, Spool, SpoolRecord
 
 
 def rec(i: int, kind: int = KIND_EVENT) -> SpoolRecord:
@@ -77,4 +77,51 @@ async def test_group_commit_batches_fsyncs(tmp_path):
     await asyncio.gather(*(spool.append([rec(i)]) for i in range(500)))
     assert len(list(spool.iter_all())) == 500
     assert 1 <= spool.syncs < 50
+    await spool.close()
+
+
+async def test_checkpoint_file_is_rewritten_at_most_every_interval(tmp_path):
+    import orjson
+
+    def on_disk():
+        cp = orjson.loads((tmp_path / "checkpoint").read_bytes())
+        return cp["segment"], cp["offset"]
+
+    spool = await Spool(tmp_path, checkpoint_every_s=3600, checkpoint_every_bytes=1 << 30).open()
+    await spool.append([rec(i) for i in range(30)])
+    _, first = spool.read(spool.checkpoint, max_records=10)
+    await spool.commit(first)  # the first commit writes (none had been written)
+    assert on_disk() == (first.segment, first.offset)
+    _, second = spool.read(first, max_records=10)
+    await spool.commit(second)  # within the interval: acknowledged in memory only
+    assert spool.checkpoint == second and on_disk() == (first.segment, first.offset)
+    assert spool.depth_bytes == sum(len(rec(i).encode()) for i in range(20, 30))
+    # a crash now (the file still says `first`) resends records 10..19: at least once
+    # a clean close writes the latest
+    await spool.close()
+    assert on_disk() == (second.segment, second.offset)
+    again = await Spool(tmp_path).open()
+    assert [r.key for r in again.iter_all()] == [f"imp-{i}".encode() for i in range(20, 30)]
+    await again.close()
+
+
+async def test_checkpoint_file_follows_acknowledged_volume(tmp_path):
+    import orjson
+
+    def on_disk():
+        cp = orjson.loads((tmp_path / "checkpoint").read_bytes())
+        return Position(cp["segment"], cp["offset"])
+
+    size = len(rec(0).encode())
+    spool = await Spool(tmp_path, checkpoint_every_s=3600, checkpoint_every_bytes=5 * size).open()
+    await spool.append([rec(i) for i in range(30)])
+    _, pos = spool.read(spool.checkpoint, max_records=1)
+    await spool.commit(pos)
+    written = [on_disk()]
+    for _ in range(12):
+        _, pos = spool.read(pos, max_records=1)
+        await spool.commit(pos)
+        written.append(on_disk())
+    # one rewrite per five records acknowledged, not one per commit
+    assert [p.offset // size for p in dict.fromkeys(written)] == [1, 6, 11]
     await spool.close()

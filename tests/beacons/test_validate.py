@@ -3,7 +3,14 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from beacons.errors import Malformed
-from beacons.privacy import NetworkSet, RotatingHasher, client_ip, parse_networks, truncate_ip, ua_family
+from beacons.privacy import (
+    NetworkSet,
+    RotatingHasher,
+    client_ip,
+    parse_networks,
+    truncate_ip,
+    ua_family,
+)
 from beacons.ratelimit import TokenBuckets
 from beacons.validate import (
     RawBeacon,
