@@ -27,27 +27,27 @@ log = logging.getLogger("adgw.beacons")
 
 class LocalCounter:
     def __init__(self, spool: Spool, store: Store, *, catalog: Callable[[], Any] | None = None,
-                 idle_s: float = 0.5, batch: int = 1000, slice_: int = 100) -> None:
+                 idle_s: float = 0.5, slice_: int = 100) -> None:
         self._spool = spool
         self._counters = Counters(store, catalog=catalog)
         self._idle_s = idle_s
-        self._batch = batch
         self._slice = slice_
         self._position: Position = spool.checkpoint
         self._task: asyncio.Task | None = None
         self.stats = ConsumerStats()
 
     async def step(self) -> int:
-        """Count what the spool holds past our position; returns how many records were read."""
-        records, after = await asyncio.to_thread(self._spool.read, self._position, self._batch)
+        """Count the next slice of what the spool holds past our position; returns how
+        many records were read. A slice at a time, read on the event loop: this shares
+        the loop with beacon intake, and a thousand events in one go (or a reader thread
+        contending for the GIL) held beacon answers for tens of milliseconds."""
+        records, after = self._spool.read(self._position, self._slice)
         if not records:
             return 0
         events = [orjson.loads(r.value) for r in records if r.kind == KIND_EVENT]
-        # counted a slice at a time: this shares the event loop with beacon intake, and
-        # a thousand events in one go would hold every beacon answer for tens of ms
-        for at in range(0, len(events), self._slice):
-            await self._counters.apply(events[at:at + self._slice], self.stats)
-        self._position = after  # only once counted: a store outage retries the same batch
+        if events:
+            await self._counters.apply(events, self.stats)
+        self._position = after  # only once counted: a store outage retries the same slice
         return len(records)
 
     async def _run(self) -> None:
@@ -57,8 +57,8 @@ class LocalCounter:
             except StoreError as exc:
                 log.warning("local event counting paused: %s", exc)
                 read = 0
-            if read < self._batch:
-                await asyncio.sleep(self._idle_s)
+            # caught up: wait for more; else let intake run before the next slice
+            await asyncio.sleep(self._idle_s if read < self._slice else 0)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="local-event-counter")
@@ -69,4 +69,5 @@ class LocalCounter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(StoreError):
-            await self.step()  # what arrived during shutdown
+            while await self.step():  # what arrived during shutdown
+                pass

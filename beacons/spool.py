@@ -251,11 +251,15 @@ class Spool:
 
     def read(self, start: Position, max_records: int = 1000,
              max_bytes: int = 4 << 20) -> tuple[list[SpoolRecord], Position]:
-        """Durable records from `start` (sync file reads; run it in a thread if large).
-        Returns the records and the position after the last one."""
+        """Durable records from `start`, at most `max_records` and about `max_bytes`.
+        Returns the records and the position after the last one. Sync file reads in
+        chunks sized to what is asked (a small read costs little: callers on the event
+        loop read a slice at a time rather than hand this to a thread, whose GIL
+        handoffs cost beacon answers more than the read)."""
         out: list[SpoolRecord] = []
         pos = start
         budget = max_bytes
+        want = 64 << 10
         sizes = dict(self._sizes)  # a snapshot: the loop thread updates it
         while len(out) < max_records and budget > 0:
             size = sizes.get(pos.segment)
@@ -267,9 +271,10 @@ class Spool:
                 continue
             with open(self.dir / _seg_name(pos.segment), "rb") as fh:
                 fh.seek(pos.offset)
-                data = fh.read(min(size - pos.offset, max(budget, 64 << 10)))
+                data = fh.read(min(size - pos.offset, want))
             offset = 0
             bad = False
+            need = 0  # bytes the record cut by the chunk's end needs
             while offset < len(data) and len(out) < max_records:
                 if len(data) - offset < _HEAD.size:
                     bad = offset == 0 and size - pos.offset < _HEAD.size
@@ -280,7 +285,8 @@ class Spool:
                     bad = True
                     break
                 if end > len(data):
-                    bad = offset == 0 and pos.offset + end > size
+                    bad = pos.offset + end > size
+                    need = end
                     break
                 body = data[offset + _HEAD.size:end]
                 if zlib.crc32(body) != crc:
@@ -288,6 +294,8 @@ class Spool:
                     break
                 out.append(_decode(body))
                 offset = end
+            if bad and offset > 0:
+                bad = False  # good records first; the next pass starts at the bad one
             budget -= offset
             pos = Position(pos.segment, pos.offset + offset)
             if bad:
@@ -300,6 +308,9 @@ class Spool:
                 log.warning("spool segment %d: corrupt record at %d, skipping the rest", pos.segment, pos.offset)
                 pos = Position(min(later), 0)
             elif offset == 0:
+                if need > len(data):  # one record larger than the chunk: read it whole
+                    want = need
+                    continue
                 break
         return out, pos
 

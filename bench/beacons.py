@@ -257,22 +257,41 @@ def line(name: str, what: str, ph: Phase, extra: str = "") -> str:
             f"   {dict(sorted(ph.statuses.items()))}{extra}")
 
 
+async def worst_loop_lag_ms(session: aiohttp.ClientSession, base: str) -> float | None:
+    """The gateway's worst event-loop lag since the last scrape (None: not a gateway)."""
+    try:
+        async with session.get(f"{base}/metrics") as r:
+            text = await r.text() if r.status == 200 else ""
+    except aiohttp.ClientError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("adgw_event_loop_lag_max_seconds "):
+            return float(line.split()[-1]) * 1000
+    return None
+
+
+def lag_note(lag_ms: float | None) -> str:
+    return "" if lag_ms is None else f"   worst loop lag {lag_ms:.1f} ms"
+
+
 async def measure(name: str, base: str, pid: int, args: argparse.Namespace) -> tuple[Phase, Phase]:
     connector = aiohttp.TCPConnector(limit=args.concurrency, keepalive_timeout=300)
     async with aiohttp.ClientSession(connector=connector) as session:
         await closed_loop(session, base, tokens(min(500, args.requests)), args.concurrency)  # warm up
         toks = tokens(args.requests)
+        await worst_loop_lag_ms(session, base)  # starts the gateway's worst-lag window
         server0, client0 = cpu_seconds(pid), own_cpu_seconds()
         peak = await closed_loop(session, base, toks, args.concurrency)
         answered = max(1, sum(peak.statuses.values()))
         peak.server_cpu_us = (cpu_seconds(pid) - server0) / answered * 1e6
         peak.client_cpu_us = (own_cpu_seconds() - client0) / answered * 1e6
         print(line(name, f"max c={args.concurrency}", peak,
-                   f"   cpu/beacon server {peak.server_cpu_us:.0f} us, client {peak.client_cpu_us:.0f} us"),
-              flush=True)
+                   f"   cpu/beacon server {peak.server_cpu_us:.0f} us, client {peak.client_cpu_us:.0f} us"
+                   + lag_note(await worst_loop_lag_ms(session, base))), flush=True)
         target = max(1.0, peak.rate * args.paced_fraction)
         paced = await open_loop(session, base, tokens(max(1, int(target * args.paced_seconds))), target)
-        print(line(name, f"paced {args.paced_fraction:.0%} {target:.0f}/s", paced), flush=True)
+        print(line(name, f"paced {args.paced_fraction:.0%} {target:.0f}/s", paced)
+              + lag_note(await worst_loop_lag_ms(session, base)), flush=True)
     return peak, paced
 
 

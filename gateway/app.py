@@ -14,6 +14,7 @@ from gateway.geo import geo_ctx
 from gateway.health import DOWN, OK, Health
 from gateway.kafka_probe import kafka_answers
 from gateway.keys import HEALTH, SETTINGS, STORE
+from gateway.looplag import lag_ctx
 from gateway.middleware import make_middlewares
 from gateway.routes import MODULES
 from store import StoreError, open_store
@@ -77,6 +78,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_kafka_probe_ctx)
     app.cleanup_ctx.append(geo_ctx)  # before the routes' contexts, which use it
+    app.cleanup_ctx.append(lag_ctx)
     for module in MODULES:
         module.setup(app)
     # last, so every probe is registered before the first check

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.health import DEGRADED, OK
 from gateway.keys import HEALTH
+from gateway.looplag import LAG_MONITOR
 from gateway.metrics import DEPENDENCY_UP
 
 
@@ -24,6 +25,9 @@ async def metrics(request: web.Request) -> web.Response:
     _, snap = request.app[HEALTH].snapshot()
     for name, dep in snap["dependencies"].items():
         DEPENDENCY_UP.labels(name).set({OK: 1.0, DEGRADED: 0.5}.get(dep["state"], 0.0))
+    monitor = request.app.get(LAG_MONITOR)
+    if monitor is not None:
+        monitor.publish_worst()
     resp = web.Response(body=generate_latest())
     resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return resp

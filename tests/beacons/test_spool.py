@@ -125,3 +125,16 @@ async def test_checkpoint_file_follows_acknowledged_volume(tmp_path):
     # one rewrite per five records acknowledged, not one per commit
     assert [p.offset // size for p in dict.fromkeys(written)] == [1, 6, 11]
     await spool.close()
+
+
+async def test_reads_records_larger_than_a_read_chunk(tmp_path):
+    spool = await Spool(tmp_path).open()
+    big = [SpoolRecord(KIND_EVENT, b"imp-big-%d" % i, bytes([65 + i]) * (150_000 + i), i) for i in range(3)]
+    small = [rec(i) for i in range(5)]
+    await spool.append([small[0], big[0], small[1], big[1], big[2], *small[2:]])
+    got, pos = spool.read(spool.checkpoint, max_records=100)
+    assert got == [small[0], big[0], small[1], big[1], big[2], *small[2:]]
+    again, _ = spool.read(spool.checkpoint, max_records=2)
+    assert again == [small[0], big[0]]
+    assert spool.read(pos)[0] == []
+    await spool.close()
