@@ -60,7 +60,7 @@ class _Batch:
 
 class Forwarder:
     def __init__(self, spool: Spool, bootstrap: str, *, topic: str = "ad-events",
-                 invalid_topic: str = "ad-events-invalid", batch_records: int = 1000,
+                 invalid_topic: str = "ad-events-invalid", batch_records: int = 250,
                  probe_records: int = 10,
                  request_timeout_s: float = 5.0, linger_ms: int = 5, compression: str | None = "lz4",
                  backoff_s: tuple[float, float] = (0.1, 5.0), client_id: str = "adgw-forwarder",
@@ -149,7 +149,9 @@ class Forwarder:
                     continue
             if batch is None:
                 self.spool.data_ready.clear()
-                records, next_pos = await asyncio.to_thread(self.spool.read, pos, self.batch_records)
+                # read on the loop, a batch at a time (under a millisecond): a reader
+                # thread's GIL handoffs delayed beacon answers more than the read itself
+                records, next_pos = self.spool.read(pos, self.batch_records)
                 if not records:
                     if next_pos > pos:  # skipped an unreadable tail
                         await self.spool.commit(next_pos)
