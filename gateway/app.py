@@ -20,6 +20,7 @@ from gateway.routes import MODULES
 from store import StoreError, open_store
 
 log = logging.getLogger("adgw")
+YOUNG_GC_THRESHOLD = 10_000
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -64,6 +65,11 @@ async def _freeze_startup_heap(app: web.Application) -> None:
     # request in flight; frozen, collections see only what requests allocate.
     gc.collect()
     gc.freeze()
+    # The youngest generation was collected every 700 allocations, each pass walking the
+    # objects of every request in flight (~0.4 ms): ~1,000 passes for 40,000 beacons,
+    # 16 us of each. Request garbage is freed by reference counting anyway; cycles wait
+    # a little longer.
+    gc.set_threshold(YOUNG_GC_THRESHOLD, 10, 10)
 
 
 async def _on_shutdown(app: web.Application) -> None:
