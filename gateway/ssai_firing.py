@@ -19,12 +19,19 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from prometheus_client import Counter
+
 import vast
 from gateway.fetch import Fetcher, FetchError, FetchRefused
 
 log = logging.getLogger("adgw.ssai.trackers")
 
 RETRY_STATUSES = frozenset({408, 429})
+
+# per firing (one event of one ad instance): submitted, dropped, duplicate; per tracker URL
+# attempt: 2xx/3xx/4xx/5xx (status class, so the label set stays bounded), error (network,
+# timeout), refused (SSRF guard); and per URL in the end: fired, retried, failed
+TRACKERS = Counter("adgw_ssai_trackers_total", "Server-side third-party tracker firing, by outcome", ["outcome"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +89,15 @@ class TrackerFiring:
         if not firing.urls:
             return True
         if self._closed:
-            self.stats.dropped += 1
+            self._count("dropped")
             return False
         try:
             self._queue.put_nowait(firing)
         except asyncio.QueueFull:
-            self.stats.dropped += 1
+            self._count("dropped")
             log.warning("tracker queue full: %s trackers of %s dropped", firing.event, firing.key or "an ad")
             return False
-        self.stats.submitted += 1
+        self._count("submitted")
         return True
 
     def fire_url(self, url: str) -> None:
@@ -127,7 +134,7 @@ class TrackerFiring:
                 log.warning("tracker dedup unavailable (%s); firing %s anyway", exc, firing.key)
                 first = True
             if not first:
-                self.stats.duplicates += 1
+                self._count("duplicates")
                 return
         macros = firing.macros
         headers = firing.headers()
@@ -136,14 +143,14 @@ class TrackerFiring:
     async def _fire(self, url: str, headers: dict[str, str]) -> None:
         for attempt in range(self._retries + 1):
             if attempt:
-                self.stats.retried += 1
+                self._count("retried")
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
             try:
                 result = await self._fetcher.get(url, headers=headers, timeout=self._timeout)
             except FetchRefused as exc:
                 self._outcome("refused")
                 log.warning("tracker refused: %s", exc)
-                self.stats.failed += 1
+                self._count("failed")
                 return
             except FetchError as exc:
                 self._outcome("error")
@@ -151,15 +158,20 @@ class TrackerFiring:
             else:
                 if result.status < 500 and result.status not in RETRY_STATUSES:
                     self._outcome(str(result.status))
-                    self.stats.fired += 1
+                    self._count("fired")
                     return
                 self._outcome(str(result.status))
                 why = f"HTTP {result.status}"
-        self.stats.failed += 1
+        self._count("failed")
         log.warning("tracker given up after %d attempts (%s): %s", self._retries + 1, why, url[:200])
 
     def _outcome(self, name: str) -> None:
         self.stats.outcomes[name] = self.stats.outcomes.get(name, 0) + 1
+        TRACKERS.labels(f"{name[0]}xx" if name.isdigit() else name).inc()
+
+    def _count(self, name: str) -> None:
+        setattr(self.stats, name, getattr(self.stats, name) + 1)
+        TRACKERS.labels("duplicate" if name == "duplicates" else name).inc()
 
 
 def macros_for(base: vast.MacroContext, rng: random.Random) -> vast.MacroContext:

@@ -164,6 +164,13 @@ async def test_third_party_trackers_fire_once_per_event_off_the_response_path(tm
             assert playheads["midpoint"] == "00:00:07.500" and playheads["complete"] == "00:00:15.000"
             stats = app[TRACKERS].stats
             assert stats.duplicates >= 2 and stats.dropped == 0
+            async with http.get(f"{base}/metrics") as resp:
+                exposed = {line.split('"')[1]: float(line.split()[-1]) for line in (await resp.text()).splitlines()
+                           if line.startswith("adgw_ssai_trackers_total{")}
+            # the process-wide counters hold at least this gateway's firing
+            assert exposed["fired"] >= stats.fired >= len(EVENTS) + 1
+            assert exposed["failed"] >= 1 and exposed["retried"] >= 2 and exposed["5xx"] >= 3
+            assert exposed["duplicate"] >= stats.duplicates
     finally:
         await server.close()
         await ssp_server.close()
