@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -68,9 +69,9 @@ def values(tier_rank: np.ndarray, ecpm: np.ndarray) -> np.ndarray:
     return tier_rank * TIER_WEIGHT + ecpm
 
 
-@dataclass(frozen=True, slots=True)
-class Bid:
-    """A ranked candidate for podding: `index` into `snapshot.candidates`."""
+class Bid(NamedTuple):
+    """A ranked candidate for podding: `index` into `snapshot.candidates`. A named tuple
+    (immutable, cheap to build: the engine ranks up to `max_bids` per break)."""
 
     index: int
     tier: str

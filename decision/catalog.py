@@ -14,6 +14,9 @@ Stable types other packages build on (add fields with defaults; never rename/rem
   (even | frontloaded | asap), `caps`, `targeting` (JSON expression, see
   decision/targeting.py), `exclusion_labels`, `allowed_ratings` (None: any), `position`
   (None | first | last), `creative_ids`, priors (`prior_completion`, `prior_ctr`).
+- `ScheduledEvent(start, end, factor, name)` in `CatalogSnapshot.traffic_events` (the
+  document's optional `traffic_events` list): programmes known to move request volume
+  (a live game), the pacing forecast's event calendar (decision/forecast.py).
 - `Candidate(index, line_item, creative, campaign, advertiser)`: one (line item,
   creative) option. Candidates are built once per snapshot (`CatalogSnapshot.candidates`)
   and handed to `Scorer.score` as they are; per-request numbers (scores, prices) live
@@ -37,6 +40,7 @@ from typing import Any
 import orjson
 
 from decision.errors import CatalogInvalid
+from decision.forecast import ScheduledEvent
 from decision.pod import Creative, HlsVariant, MediaRendition
 from decision.request import RATINGS
 from decision.targeting import validate_expr
@@ -161,6 +165,8 @@ class CatalogSnapshot:
     counted_windows: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     index: Any = None  # decision.index.TargetingIndex
     arrays: Any = None  # decision.index.CatalogArrays
+    # scheduled programmes that move traffic (a live game): the pacing forecast's calendar
+    traffic_events: tuple[ScheduledEvent, ...] = ()
 
     def line_item(self, line_item_id: str) -> LineItem:
         return self.line_items[self.line_item_index[line_item_id]]
@@ -446,6 +452,39 @@ def _floors(raw: Any, problems: _Problems) -> tuple[FloorRule, ...]:
     return tuple(out)
 
 
+def _traffic_events(raw: Any, problems: _Problems) -> tuple[ScheduledEvent, ...]:
+    """`traffic_events`: [{"name", "start", "end", "factor"}], the scheduled events the
+    pacing forecast plans for (`factor` x the usual traffic between start and end)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.add("traffic_events", "must be a list")
+        return ()
+    out = []
+    for i, ev in enumerate(raw):
+        path = f"traffic_events[{i}]"
+        if not isinstance(ev, dict):
+            problems.add(path, "must be an object")
+            continue
+        start = _time(ev.get("start"), f"{path}.start", problems)
+        end = _time(ev.get("end"), f"{path}.end", problems)
+        factor = ev.get("factor")
+        name = ev.get("name", "")
+        if not isinstance(factor, int | float) or isinstance(factor, bool) or not 0 < factor <= 100:
+            problems.add(f"{path}.factor", "must be a number in (0, 100]")
+            continue
+        if not isinstance(name, str):
+            problems.add(f"{path}.name", "must be a string")
+            continue
+        if start is None or end is None:
+            continue
+        if end <= start:
+            problems.add(f"{path}.end", "must be after start")
+            continue
+        out.append(ScheduledEvent(start, end, float(factor), name))
+    return tuple(out)
+
+
 def parse_catalog(doc: Any) -> CatalogSnapshot:
     """Validate a catalog document (parsed JSON) and build its snapshot."""
     problems = _Problems()
@@ -510,16 +549,17 @@ def parse_catalog(doc: Any) -> CatalogSnapshot:
         if parsed_li:
             line_items.append(parsed_li)
     floors = _floors(doc.get("floors"), problems)
+    events = _traffic_events(doc.get("traffic_events"), problems)
     if problems.items:
         raise CatalogInvalid(problems.items)
     return build_snapshot(version, advertisers, campaigns, creatives, creative_adv, tuple(line_items), floors,
-                          tz_offset_min * 60.0)
+                          tz_offset_min * 60.0, events)
 
 
 def build_snapshot(version: str, advertisers: Mapping[str, Advertiser], campaigns: Mapping[str, Campaign],
                    creatives: Mapping[str, Creative], creative_adv: Mapping[str, str],
                    line_items: tuple[LineItem, ...], floors: tuple[FloorRule, ...],
-                   tz_offset_s: float = 0.0) -> CatalogSnapshot:
+                   tz_offset_s: float = 0.0, traffic_events: tuple[ScheduledEvent, ...] = ()) -> CatalogSnapshot:
     from decision.index import CatalogArrays, TargetingIndex
 
     candidates = []
@@ -539,6 +579,7 @@ def build_snapshot(version: str, advertisers: Mapping[str, Advertiser], campaign
         line_items=line_items, floors=floors, tz_offset_s=tz_offset_s, candidates=tuple(candidates),
         line_item_index={li.id: i for i, li in enumerate(line_items)}, creative_advertiser=dict(creative_adv),
         counted_windows={k: tuple(sorted(v, key=list(WINDOW_SECONDS).index)) for k, v in counted.items()},
+        traffic_events=tuple(traffic_events),
     )
     object.__setattr__(snap, "index", TargetingIndex.build(line_items))
     object.__setattr__(snap, "arrays", CatalogArrays.build(snap))

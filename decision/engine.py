@@ -172,6 +172,7 @@ class _Prepared:
         self.cap_id = np.array(flat_id, dtype=np.int64)
         self.cap_n = np.array(flat_n, dtype=np.int64)
         self.c_capped = np.array([bool(c.cap_specs) for c in snap.candidates], dtype=bool)
+        self.c_li_grouped = bool(np.all(arr.c_li[1:] >= arr.c_li[:-1]))
         self.stream_checks = stream_checks
         self.cap_mid = [(f"{scope}:{entity}:{window}", window) for (scope, entity, window) in cap_ids]
         self._suffix_buckets: dict[str, int] | None = None
@@ -355,22 +356,15 @@ class Engine:
         if len(idx) > cfg.max_scored + cfg.tier_reserve:
             idx = self._budget(idx, arr, trace, drops, snap, prep.ub_value)
         all_cands = snap.candidates
-        cands = [all_cands[i] for i in idx.tolist()]
 
-        # pacing gate: one draw per line item per request
-        if not isinstance(self.pacing, OpenGate) and cands:
-            verdict: dict[str, bool] = {}
-            kept = []
-            for c in cands:
-                li = c.line_item.id
-                if li not in verdict:
-                    p = self.pacing.participation(li, now)
-                    verdict[li] = p >= 1.0 or (p > 0.0 and self.rng.random() < p)
-                if verdict[li]:
-                    kept.append(c)
-                else:
-                    drops.append(("pacing", "paced", c, None))
-            cands = kept
+        # pacing gate: one draw per line item per request, in first-appearance order
+        if not isinstance(self.pacing, OpenGate) and len(idx):
+            keep = self._pacing_gate(snap, arr.c_li[idx], now)
+            if keep is not None:
+                if trace:
+                    drops += [("pacing", "paced", all_cands[i], None) for i in idx[~keep].tolist()]
+                idx = idx[keep]
+        cands = [all_cands[i] for i in idx.tolist()]
 
         # frequency caps (store windows and stream window): one read of each distinct counter
         device = request.device_key
@@ -459,6 +453,39 @@ class Engine:
             pods.append(pod)
         return tuple(pods)
 
+    def _pacing_gate(self, snap: CatalogSnapshot, li_of: np.ndarray, now: float) -> np.ndarray | None:
+        """Which candidates (given by their line item's index) pass the pacing gate; None
+        when all do. Each distinct line item is asked once; a rate strictly between 0 and
+        1 costs one draw of `rng`, the line items taken in first-appearance order."""
+        n = len(li_of)
+        if self._prepare(snap).c_li_grouped:  # candidates come grouped by line item, idx ascending
+            new = np.empty(n, dtype=bool)
+            new[0] = True
+            np.not_equal(li_of[1:], li_of[:-1], out=new[1:])
+            lis = li_of[new]
+            group = np.cumsum(new) - 1
+        else:
+            uniq, first, inverse = np.unique(li_of, return_index=True, return_inverse=True)
+            order = np.argsort(first, kind="stable")
+            lis = uniq[order]
+            rank = np.empty(len(uniq), dtype=np.int64)
+            rank[order] = np.arange(len(uniq))
+            group = rank[inverse.reshape(-1)]
+        many = getattr(self.pacing, "participation_many", None)
+        if many is not None:
+            p = many(snap, lis, now)
+        else:
+            line_items = snap.line_items
+            p = np.array([self.pacing.participation(line_items[i].id, now) for i in lis.tolist()], dtype=np.float64)
+        ok = p >= 1.0
+        if ok.all():
+            return None
+        frac = np.flatnonzero((p > 0.0) & ~ok)
+        if len(frac):
+            rnd = self.rng.random
+            ok[frac] = np.array([rnd() for _ in range(len(frac))]) < p[frac]
+        return ok[group]
+
     def _budget(self, idx: np.ndarray, arr, trace: bool, drops: list, snap: CatalogSnapshot,
                 ub_value: np.ndarray) -> np.ndarray:
         """The best `max_scored` candidates by eCPM upper bound within tier, plus the best
@@ -517,8 +544,8 @@ class Engine:
     async def _score(self, request: AdRequest, cands: list[Candidate], cidx: np.ndarray, arr) -> ScoreBatch:
         if not cands:
             return ScoreBatch((), (), getattr(self.scorer, "tier", "T3"))
-        if self.scorer is self.priors:
-            return self.priors.score_arrays(request, arr.c_prior_completion[cidx], arr.c_prior_ctr[cidx],
+        if type(self.scorer) is PriorScorer:  # the priors need no candidate objects
+            return self.scorer.score_arrays(request, arr.c_prior_completion[cidx], arr.c_prior_ctr[cidx],
                                             arr.c_duration[cidx])
         deadline = time.monotonic() + self.config.score_timeout_s
         try:

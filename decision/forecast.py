@@ -6,14 +6,24 @@ shared store (`pace:req:h:<hour>`), seasonal-naive style: the same hour yesterda
 week ago, rescaled by how the last few completed hours compare with their own
 baseline. With no history it falls back on a CTV diurnal/weekly prior scaled to the
 observed level. Hours are indexed as `floor((epoch + tz_offset_s) / 3600)`.
+
+Scheduled events (a live game, a premiere: broadcasters know when they air) are told to
+the forecast as a calendar of `ScheduledEvent`s, each a span and the traffic multiplier
+expected while it airs. The forecast multiplies the hours an event covers (in proportion
+to the part of the hour it covers) and divides observed hours by the same factor before
+learning from them, so an event neither surprises the plan on its day nor inflates the
+baseline of the days after it. An event nobody announced stays a surprise: the plan
+follows it as it happens, from the observed traffic.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
-__all__ = ["CTV_DIURNAL", "WEEKLY", "TrafficForecast", "hour_index", "prior_weight"]
+__all__ = ["CTV_DIURNAL", "WEEKLY", "ScheduledEvent", "TrafficForecast", "event_factors", "hour_index",
+           "prior_weight"]
 
 # Relative CTV request volume by local hour of day (mean 1.0): a night trough around
 # 4-5 am, a daytime plateau, a prime-time peak 8-10 pm (Nielsen-style viewing curves).
@@ -40,6 +50,38 @@ def hour_index(now: float, tz_offset_s: float = 0.0) -> int:
     return math.floor((now + tz_offset_s) / HOUR)
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduledEvent:
+    """A programme known in advance to move request volume: from `start` to `end` (epoch
+    seconds) traffic runs at `factor` x an ordinary day's (2.5 for a game that draws
+    two and a half times the usual audience)."""
+
+    start: float
+    end: float
+    factor: float
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.start) and math.isfinite(self.end) and self.end > self.start):
+            raise ValueError("a scheduled event needs finite start < end")
+        if not (math.isfinite(self.factor) and self.factor > 0):
+            raise ValueError("a scheduled event's factor must be a positive number")
+
+
+def event_factors(events: Iterable[ScheduledEvent], tz_offset_s: float = 0.0) -> dict[int, float]:
+    """Traffic multiplier per hour index for the hours the events touch: an event covering
+    a fraction x of an hour multiplies it by 1 + (factor - 1) x; overlapping events
+    multiply."""
+    out: dict[int, float] = {}
+    for ev in events:
+        lo, hi = ev.start + tz_offset_s, ev.end + tz_offset_s
+        for h in range(math.floor(lo / HOUR), math.ceil(hi / HOUR)):
+            covered = (min(hi, (h + 1) * HOUR) - max(lo, h * HOUR)) / HOUR
+            if covered > 0:
+                out[h] = out.get(h, 1.0) * (1.0 + (ev.factor - 1.0) * covered)
+    return out
+
+
 def prior_weight(hour: int) -> float:
     """Prior relative volume of hour index `hour` (hour of day x day of week)."""
     day = hour // 24
@@ -55,7 +97,9 @@ class TrafficForecast:
     def __init__(self, prior: Callable[[int], float] = prior_weight, *, recent_hours: int = 3,
                  history_hours: int = 24 * 8) -> None:
         self._prior = prior
-        self._counts: dict[int, float] = {}
+        self._raw: dict[int, float] = {}  # observed counts
+        self._counts: dict[int, float] = {}  # the same, divided by their hour's event factor
+        self._events: dict[int, float] = {}  # hour -> traffic multiplier of scheduled events
         self._recent_hours = recent_hours
         self._history_hours = history_hours
         self._level_hint: float | None = None  # requests/hour at prior weight 1, from live rate
@@ -64,16 +108,34 @@ class TrafficForecast:
         self.version = 0  # bumped on every change (horizons cache on it)
 
     # learning -------------------------------------------------------------
-    def observe(self, hour: int, count: float) -> None:
-        """A completed hour's request count (idempotent: the latest value wins)."""
-        self._counts[hour] = float(count)
+    def _changed(self) -> None:
         self.version += 1
         self._scale_cache = None
         self._expected_cache.clear()
+
+    def set_events(self, events: Iterable[ScheduledEvent], tz_offset_s: float = 0.0) -> None:
+        """Replace the calendar of scheduled events (hours in local time, `tz_offset_s`)."""
+        factors = event_factors(events, tz_offset_s)
+        if factors == self._events:
+            return
+        self._events = factors
+        self._counts = {h: c / factors.get(h, 1.0) for h, c in self._raw.items()}
+        self._changed()
+
+    def event_factor(self, hour: int) -> float:
+        """The scheduled events' traffic multiplier for hour index `hour` (1.0: none)."""
+        return self._events.get(hour, 1.0)
+
+    def observe(self, hour: int, count: float) -> None:
+        """A completed hour's request count (idempotent: the latest value wins)."""
+        self._raw[hour] = float(count)
+        self._counts[hour] = float(count) / self._events.get(hour, 1.0)
+        self._changed()
         if len(self._counts) > self._history_hours + 48:
             newest = max(self._counts)
             for h in [h for h in self._counts if h < newest - self._history_hours]:
                 del self._counts[h]
+                del self._raw[h]
 
     def observe_many(self, counts: Mapping[int, float]) -> None:
         for hour in sorted(counts):
@@ -81,15 +143,13 @@ class TrafficForecast:
 
     def hint_rate(self, hour: int, requests_per_hour: float) -> None:
         """The live request rate when no completed hour is known yet (cold start)."""
-        weight = self._prior(hour)
+        weight = self._prior(hour) * self._events.get(hour, 1.0)
         if weight > 0 and requests_per_hour > 0:
             level = requests_per_hour / weight
             if self._level_hint is not None and abs(level / self._level_hint - 1.0) < 0.02:
                 return
             self._level_hint = level
-            self.version += 1
-            self._scale_cache = None
-            self._expected_cache.clear()
+            self._changed()
 
     @property
     def observed_hours(self) -> int:
@@ -97,7 +157,7 @@ class TrafficForecast:
 
     def observed(self, hour: int) -> float | None:
         """The completed hour's observed count, None when it was not observed."""
-        return self._counts.get(hour)
+        return self._raw.get(hour)
 
     # prediction -------------------------------------------------------------
     def _baseline(self, hour: int) -> float | None:
@@ -177,7 +237,7 @@ class TrafficForecast:
         if cached is not None:
             return cached
         base = self._baseline(hour)
-        value = 0.0 if base is None else max(0.0, base * self._scale())
+        value = 0.0 if base is None else max(0.0, base * self._scale() * self._events.get(hour, 1.0))
         if len(self._expected_cache) > 4096:
             self._expected_cache.clear()
         self._expected_cache[hour] = value

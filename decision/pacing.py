@@ -9,18 +9,25 @@ Each line item paces a goal for today, fixed at the day's first refresh: its dai
 budget or, when smaller, its lifetime budget's share of the day (what is left x today's
 expected traffic / the traffic expected until the flight ends). The plan spreads that
 goal over the day's requests (observed for past hours and so far in this one, the
-forecast for the rest) inside the line item's dayparts, times a ramp from 1 + f to
-1 - f for `frontloaded`. The rate is a PI controller on that plan:
+forecast for the rest, scheduled events included: `set_events`, or the catalog's
+`traffic_events`) inside the line item's dayparts, times a ramp from 1 + f to 1 - f for
+`frontloaded`. The rate is a PI controller on that plan:
 
-    p = (planned units per second now + gap to the plan / catch_up_s)
+    p = (planned units per second now + gap to the plan / catch-up time)
         / (value per eligible request x eligible share x requests per second)
+
+The catch-up time is `catch_up_share` (0.04) of the time the day's plan has run, at most
+`catch_up_s` (30 min): early in the day a few impressions are a large share of the plan,
+so a gap is closed within minutes; later it is smoothed over half an hour.
 
 `value per eligible request` (goal units delivered per eligible request offered, i.e.
 at participation 1) and `eligible share` (how many requests the engine asked about this
 line item, i.e. passed its targeting, flight and policy) are learned from shared
 counters, smoothed over `smoothing_s`; the value starts from the line item's price x
-the win rate pooled over all line items. Because the plan moves with the traffic seen,
-a spike is spent with (the rate holds) and absorbed by the rest of the day; because
+the win rate pooled over all line items; the request rate, until a second refresh can
+measure it, from the forecast (a fresh instance starts on plan, not at full rate).
+Because the plan moves with the traffic seen, an unannounced spike is spent with (the
+rate holds) and absorbed by the rest of the day; a scheduled one was planned for; because
 the gap is integrated, a line item that fell behind (outranked for a while) catches up
 at most `max_catch_up` x its planned rate. `asap` bids on everything (p = 1) until
 today's goal is met; ranking among bidders is the auction's job. A rate may drop at once
@@ -63,7 +70,14 @@ from typing import Any
 import numpy as np
 from prometheus_client import Counter, Gauge
 
-from decision.forecast import HOUR, ForecastHorizon, TrafficForecast, hour_index, prior_weight
+from decision.forecast import (
+    HOUR,
+    ForecastHorizon,
+    ScheduledEvent,
+    TrafficForecast,
+    hour_index,
+    prior_weight,
+)
 
 __all__ = [
     "MODES", "PacingSpec", "PacingController", "record_delivery", "delivery_keys",
@@ -261,8 +275,7 @@ class _State:
     acc_exposure: float = 0.0  # smoothed eligible requests x participation
     acc_elig: float = 0.0  # smoothed eligible requests (the engine asked for a rate)
     acc_req: float = 0.0  # smoothed requests of all kinds while the line item was active
-    local_calls: int = 0  # eligible requests on this instance since the last refresh
-    local_offered: float = 0.0  # and the participation summed over them
+    slot: int = 0  # position in the controller's rate and local-count arrays
     allowance: float = math.inf  # local units this instance may still serve before refresh
     local_served: float = 0.0
     periods: list[_Period] = field(default_factory=list)
@@ -270,6 +283,7 @@ class _State:
     day_goal: float = math.inf  # goal units for today (the binding budget's share of the day)
     basis: str = ""  # daily | lifetime_share | lifetime | open
     target: float | None = None  # ideal cumulative delivery today at the last refresh
+    plan: tuple | None = None  # (day profile, its plan weights for this line item)
 
 
 class _DayProfile:
@@ -326,7 +340,7 @@ class PacingController:
                  smoothing_s: float = 900.0, frontload: float = 0.5, safety: float = 2.0,
                  prior_exposure: float = 2.0, prior_win_rate: float = 0.5, max_step_up: float = 2.0,
                  min_memory: float = 30.0, max_stale_s: float = 60.0, catch_up_s: float = 1800.0,
-                 max_catch_up: float = 2.0, metrics: bool = True) -> None:
+                 max_catch_up: float = 2.0, catch_up_share: float = 0.04, metrics: bool = True) -> None:
         self._store = store
         self._clock = clock
         self.refresh_interval_s = refresh_interval_s
@@ -342,9 +356,17 @@ class PacingController:
         self.max_stale_s = max_stale_s
         self.catch_up_s = catch_up_s
         self.max_catch_up = max_catch_up
+        self.catch_up_share = catch_up_share
         self._metrics = metrics
         self._states: dict[str, _State] = {}
-        self._rates: dict[str, float] = {}
+        # per paced line item (by `_State.slot`): the current rate, and the eligible requests
+        # and participation summed on this instance since the last refresh; arrays so the
+        # engine can ask for all of a request's line items at once (`participation_many`)
+        self._rate_a = np.ones(0)
+        self._calls_a = np.zeros(0, dtype=np.int64)
+        self._offered_a = np.zeros(0)
+        self._snap_slots: tuple[Any, np.ndarray] | None = None  # (snapshot, slot per line item or -1)
+        self._keys: tuple[str, list[str], list[str], list[str]] | None = None  # counter keys for a day
         self._pending_requests = 0
         self._req_total: int | None = None
         self._last_refresh: float | None = None
@@ -369,20 +391,36 @@ class PacingController:
             if old is not None:
                 if old.spec != spec:
                     old.day = None  # today's goal is fixed again from the new budgets
-                old.spec = spec
+                old.spec, old.plan = spec, None
                 states[spec.line_item_id] = old
             else:
                 states[spec.line_item_id] = _State(spec=spec)
+        n = len(states)
+        rate_a, calls_a, offered_a = np.ones(n), np.zeros(n, dtype=np.int64), np.zeros(n)
+        for i, st in enumerate(states.values()):
+            if st.slot < len(self._rate_a) and self._states.get(st.spec.line_item_id) is st:
+                calls_a[i], offered_a[i] = self._calls_a[st.slot], self._offered_a[st.slot]
+            st.slot = i
+            rate_a[i] = st.rate
         self._states = states
-        self._rates = {li: st.rate for li, st in states.items()}
+        self._rate_a, self._calls_a, self._offered_a = rate_a, calls_a, offered_a
+        self._snap_slots = None
+        self._keys = None
 
     def set_line_items(self, line_items: Iterable[Any]) -> None:
         self.set_specs(PacingSpec.from_line_item(li) for li in line_items)
 
     def set_catalog(self, snapshot: Any) -> None:
-        """Pace the line items of a `CatalogSnapshot`; days follow its time zone."""
+        """Pace the line items of a `CatalogSnapshot`; days follow its time zone, and its
+        `traffic_events` are the forecast's calendar of scheduled events."""
         self.tz_offset_s = float(getattr(snapshot, "tz_offset_s", 0.0) or 0.0)
         self.set_line_items(snapshot.line_items)
+        self.set_events(getattr(snapshot, "traffic_events", ()) or ())
+
+    def set_events(self, events: Iterable[ScheduledEvent]) -> None:
+        """Tell the forecast which events are scheduled (a live game at 20:00 that will
+        draw 2.5x the usual traffic): plans spread budgets over the traffic they bring."""
+        self.forecast.set_events(events, self.tz_offset_s)
 
     # hot path -------------------------------------------------------------------
     def participation(self, line_item_id: str, now: float) -> float:
@@ -391,19 +429,44 @@ class PacingController:
         st = self._states.get(line_item_id)
         if st is None:
             return 1.0
-        rate = self._rates[line_item_id]
-        st.local_calls += 1
-        st.local_offered += rate
+        i = st.slot
+        rate = float(self._rate_a[i])
+        self._calls_a[i] += 1
+        self._offered_a[i] += rate
         return rate
+
+    def participation_many(self, snapshot: Any, line_items: np.ndarray, now: float) -> np.ndarray:
+        """`participation` for several distinct line items of `snapshot` at once, given by
+        their index in `snapshot.line_items` (the engine's per-request batch)."""
+        cached = self._snap_slots
+        if cached is None or cached[0] is not snapshot:
+            slots = np.array([st.slot if (st := self._states.get(li.id)) is not None else -1
+                              for li in snapshot.line_items], dtype=np.int64)
+            cached = self._snap_slots = (snapshot, slots)
+        slots = cached[1][line_items]
+        paced = slots >= 0
+        if paced.all():
+            rates = self._rate_a[slots]
+            self._calls_a[slots] += 1
+            self._offered_a[slots] += rates
+            return rates
+        slots = slots[paced]
+        own = self._rate_a[slots]
+        self._calls_a[slots] += 1
+        self._offered_a[slots] += own
+        rates = np.ones(len(line_items))
+        rates[paced] = own
+        return rates
 
     def note_offers(self, line_item_id: str, n: int) -> float:
         """`n` eligible requests at once (callers that decide in batches); returns the rate."""
         st = self._states.get(line_item_id)
         if st is None:
             return 1.0
-        rate = self._rates[line_item_id]
-        st.local_calls += n
-        st.local_offered += rate * n
+        i = st.slot
+        rate = float(self._rate_a[i])
+        self._calls_a[i] += n
+        self._offered_a[i] += rate * n
         return rate
 
     def note_request(self, n: int = 1) -> None:
@@ -418,7 +481,7 @@ class PacingController:
             return
         st.local_served += spend_micros if st.spec.unit == "spend" else impressions
         if st.local_served >= st.allowance:
-            self._rates[line_item_id] = 0.0
+            self._rate_a[st.slot] = 0.0
 
     # refresh ----------------------------------------------------------------------
     async def refresh(self, now: float | None = None) -> None:
@@ -431,16 +494,18 @@ class PacingController:
         # milli-requests: participation x requests, inside the line item's dayparts
         ops: list[tuple[str, int, float | None]] = [
             (REQ_TOTAL_KEY, pending, None), (f"pace:req:h:{hour_label(hour)}", pending, HOUR_KEY_TTL)]
-        keys: list[str] = []
         day = day_label(now, self.tz_offset_s)
-        flushed = []
-        for li, st in self._states.items():
-            flushed.append((st.local_calls, st.local_offered))
-            ops.append((f"pace:offer:{li}:total", round(st.local_offered * 1000), None))
-            ops.append((f"pace:elig:{li}:total", st.local_calls, None))
-            st.local_calls, st.local_offered = 0, 0.0
-            kind = "spend" if st.spec.unit == "spend" else "imps"
-            keys += [f"pace:{kind}:{li}:{day}", f"pace:{kind}:{li}:total"]
+        cached = self._keys
+        if cached is None or cached[0] != day:
+            cached = self._keys = (day, *self._counter_keys(day))
+        _, offer_keys, elig_keys, keys = cached
+        flushed = (self._calls_a.copy(), self._offered_a.copy())
+        self._calls_a[:] = 0
+        self._offered_a[:] = 0.0
+        for offer_key, elig_key, calls, offered in zip(offer_keys, elig_keys, flushed[0].tolist(),
+                                                       flushed[1].tolist(), strict=True):
+            ops.append((offer_key, round(offered * 1000), None))
+            ops.append((elig_key, calls, None))
         try:
             totals = await self._store.incr_many(ops)
             values = await self._store.get_ints(keys) if keys else []
@@ -448,16 +513,15 @@ class PacingController:
                 await self._learn_hours(hour)
         except Exception as exc:  # store errors: hold the last rates, then fail closed
             self._pending_requests += pending
-            for st, (calls, offered) in zip(self._states.values(), flushed, strict=True):
-                st.local_calls += calls
-                st.local_offered += offered
+            self._calls_a += flushed[0]
+            self._offered_a += flushed[1]
             if self._metrics:
                 REFRESH_ERRORS.inc()
             log.warning("pacing refresh failed: %s", exc)
             if self._last_ok is not None and now - self._last_ok > self.max_stale_s:
-                for li, st in self._states.items():
+                for st in self._states.values():
                     st.rate, st.reason = 0.0, "stale"
-                    self._rates[li] = 0.0
+                self._rate_a[:] = 0.0
             return
         req_total = totals[0]
         self._hour_requests = totals[1]  # requests so far in the current hour, all instances
@@ -468,19 +532,33 @@ class PacingController:
             inst = new_requests / dt
             w = 1.0 - math.exp(-dt / 60.0)
             self._req_rate = inst if self._req_rate == 0.0 else self._req_rate + w * (inst - self._req_rate)
+        if self._req_rate == 0.0 and self.forecast.observed_hours:
+            # the first refresh has no live rate yet: start from the forecast's (a fresh
+            # instance would otherwise bid at full rate until its second refresh)
+            self._req_rate = self.forecast.expected(hour) / HOUR
         self._local_share = (pending / new_requests) if new_requests >= pending > 0 else 1.0
         if self.forecast.observed_hours == 0 and self._req_rate > 0:
             self.forecast.hint_rate(hour, self._req_rate * HOUR)
         decay = math.exp(-dt / self.smoothing_s) if dt > 0 else 1.0
         self._prior_win = self._pooled_win_rate()
-        for i, (li, st) in enumerate(self._states.items()):
+        for i, st in enumerate(self._states.values()):
             self._update(st, now, values[2 * i], values[2 * i + 1], totals[2 + 2 * i], totals[3 + 2 * i],
                          new_requests, decay)
-            self._rates[li] = st.rate
+            self._rate_a[i] = st.rate
         self._last_refresh = now
         self._last_ok = now
         if self._metrics:
             self._export(now)
+
+    def _counter_keys(self, day: str) -> tuple[list[str], list[str], list[str]]:
+        """(offer keys, eligible keys, delivery keys to read: today's and the total, in
+        pairs) of every paced line item, in state order."""
+        reads = []
+        for li, st in self._states.items():
+            kind = "spend" if st.spec.unit == "spend" else "imps"
+            reads += [f"pace:{kind}:{li}:{day}", f"pace:{kind}:{li}:total"]
+        return ([f"pace:offer:{li}:total" for li in self._states], [f"pace:elig:{li}:total" for li in self._states],
+                reads)
 
     async def _learn_hours(self, hour: int) -> None:
         """Feed completed hours to the forecast: the last 8 days on the first refresh,
@@ -620,7 +698,12 @@ class PacingController:
         profile = self._profile(now, day)
         if not profile.known or self._req_rate <= 0:
             return 1.0, "warmup"
-        f, w, cum = profile.weights(spec, spec.start, spec.end, self.tz_offset_s)
+        if st.plan is not None and st.plan[0] is profile:
+            f, w, cum, first = st.plan[1]
+        else:
+            f, w, cum = profile.weights(spec, spec.start, spec.end, self.tz_offset_s)
+            first = next((k for k, v in enumerate(f) if v > 0), 24)  # the plan's first hour today
+            st.plan = (profile, (f, w, cum, first))
         x = min(24.0, max(0.0, (now + self.tz_offset_s) / HOUR - profile.h0))
         i = min(23, int(x))
         left_in_hour = max(0.0, (1.0 - (x - i)) * HOUR)
@@ -631,9 +714,14 @@ class PacingController:
         planned = goal * (cum[i] + self._hour_requests * f[i]) / total
         st.target = planned
         density = goal * self._req_rate * f[i] / total  # planned units per second now
-        # behind plan, catch up at most `max_catch_up` x the planned rate: a late burst of
-        # wins after an early drought must not overshoot the curve the other way
-        gap = (planned - done) / min(self.catch_up_s, max(self.refresh_interval_s, p_end - now))
+        # the gap closes within `catch_up_share` of the time the plan has run, at most
+        # `catch_up_s`: early in the day (or a daypart) a few impressions are a large share of
+        # the plan, and the win rates are still being learned. Behind plan, catch up at most
+        # `max_catch_up` x the planned rate: a late burst of wins after an early drought must
+        # not overshoot the curve the other way
+        running = max(0.0, x - first) * HOUR
+        catch_up = min(self.catch_up_s, max(self.refresh_interval_s, self.catch_up_share * running))
+        gap = (planned - done) / min(catch_up, max(self.refresh_interval_s, p_end - now))
         need = density + min(gap, self.max_catch_up * density)
         if need <= 0:
             return 0.0, "ahead"
@@ -668,7 +756,7 @@ class PacingController:
             "paced": True,
             "mode": st.spec.mode,
             "unit": st.spec.unit,
-            "participation": self._rates.get(line_item_id, st.rate),
+            "participation": float(self._rate_a[st.slot]),
             "planned_rate": st.rate,
             "reason": st.reason,
             "units_per_offer": value,
@@ -690,7 +778,7 @@ class PacingController:
 
     def rates(self) -> dict[str, float]:
         """The current participation of every paced line item."""
-        return dict(self._rates)
+        return dict(zip(self._states, self._rate_a.tolist(), strict=True))
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {li: self.describe(li) for li in self._states}

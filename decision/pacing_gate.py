@@ -1,6 +1,8 @@
 """The seam for budget pacing: the engine asks each candidate's participation rate and
 throttles probabilistically. `OpenGate` passes everything (the default until a
-controller is configured); decision/pacing.py implements a real controller."""
+controller is configured); decision/pacing.py implements a real controller. A gate may
+also offer `participation_many(snapshot, line_item_indices, now) -> ndarray` (the same
+answers for several line items of a snapshot at once); the engine uses it when present."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ unknown or malformed value raises `InvalidRequest` naming the parameter.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import math
 from collections.abc import Mapping
@@ -85,8 +86,10 @@ class AdRequest:
         return not (self.us_privacy and len(self.us_privacy) >= 3 and self.us_privacy[2].upper() == "Y")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def device_ref(identity: str) -> str:
-    """One-way reference to a capping identity (IFA or session id)."""
+    """One-way reference to a capping identity (IFA or session id). Cached: a device asks
+    many times, and the engine, caps and beacons each ask per request."""
     digest = hashlib.sha256(b"adgw-device/1\x00" + identity.encode()).digest()[:16]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 

@@ -74,6 +74,15 @@ def _summary(report: dict[str, Any]) -> str:
         f"eCPM {t['ecpm_micros'] / 1e6:.2f}  cap violations {t['cap_violations']}  "
         f"separation violations {t['separation_violations']}  wall {t['wall_seconds']:.0f}s",
     ]
+    events = report.get("scheduled_events") or []
+    world = (report.get("config") or {}).get("world") or {}
+    if events:
+        lines.append("  scheduled events on the pacing calendar: " + ", ".join(
+            f"{e['name'] or 'event'} x{e['factor']:g} for {(e['end'] - e['start']) / 3600:g} h" for e in events))
+    elif world.get("spike_hour") is not None:
+        lines.append(f"  live event at hour {world['spike_hour']:g} x{world['spike_factor']:g}: unannounced "
+                     "(not on the pacing calendar)")
+
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:.1%}"
 

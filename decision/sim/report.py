@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from decision.forecast import HOUR
+from decision.forecast import HOUR, ScheduledEvent, event_factors
 from decision.pacing import DAY, PacingSpec
 
 __all__ = ["build_report", "ab_table", "write_plots", "ideal_curve"]
@@ -44,15 +44,19 @@ def _how(h: int) -> int:
 
 
 class _Expected:
-    """The traffic a planner could expect (no event, no noise), per local hour, with
-    sums over long spans from its weekly period."""
+    """The traffic a planner could expect (no noise; scheduled events included, a surprise
+    not), per local hour, with sums over long spans from its weekly period."""
 
-    def __init__(self, expected: Any, tz: float, anchor: float) -> None:
+    def __init__(self, expected: Any, tz: float, anchor: float, events: Sequence[ScheduledEvent] = ()) -> None:
         h0 = math.floor((anchor + tz) / HOUR)
         self.tz = tz
         self.week = np.zeros(168)
         for h in range(h0, h0 + 168):
             self.week[_how(h)] = float(expected(h * HOUR - tz))
+        self.events = event_factors(events, tz)  # hour -> multiplier
+
+    def hour(self, h: int) -> float:
+        return float(self.week[_how(h)]) * self.events.get(h, 1.0)
 
     def total(self, spec: PacingSpec, t0: float, t1: float) -> float:
         if t1 <= t0:
@@ -60,11 +64,13 @@ class _Expected:
         lo, hi = math.floor((t0 + self.tz) / HOUR), math.floor((t1 + self.tz) / HOUR)
         week = self.week if spec.mask is None else self.week * np.asarray(spec.mask, dtype=np.float64)
         full, rest = divmod(hi - lo, 168)
-        return full * float(week.sum()) + sum(float(week[_how(h)]) for h in range(lo, lo + rest))
+        total = full * float(week.sum()) + sum(float(week[_how(h)]) for h in range(lo, lo + rest))
+        return total + sum(float(week[_how(h)]) * (f - 1.0) for h, f in self.events.items() if lo <= h < hi)
 
 
 def ideal_curve(spec: PacingSpec, start: float, hours: int, requests: np.ndarray, expected: Any,
                 tz: float, frontload: float, hourly_spend: np.ndarray | None = None,
+                events: Sequence[ScheduledEvent] = (),
                 ) -> tuple[np.ndarray, str, list[float]] | None:
     """(cumulative ideal spend at the end of each simulated hour, budget basis, goal of
     each local day the run touches); None without a budget.
@@ -72,13 +78,14 @@ def ideal_curve(spec: PacingSpec, start: float, hours: int, requests: np.ndarray
     Each local day has a goal: the daily budget, or the lifetime budget's share of the
     day (what is left of it at the day's start x the day's expected traffic / the
     traffic expected until the flight ends), whichever is less; `budget_basis` says
-    which (`daily`, `lifetime_share`, or `lifetime` on the flight's last day). Within
-    the day the goal is spread over the realised requests of each hour inside the
-    flight and dayparts, times the frontloaded ramp 1 + f .. 1 - f for `frontloaded`."""
+    which (`daily`, `lifetime_share`, or `lifetime` on the flight's last day). Expected
+    traffic is `expected` (an ordinary day) times the scheduled `events`. Within the
+    day the goal is spread over the realised requests of each hour inside the flight
+    and dayparts, times the frontloaded ramp 1 + f .. 1 - f for `frontloaded`."""
     if not spec.budgeted:
         return None
     sim_end = start + hours * HOUR
-    exp = _Expected(expected, tz, start)
+    exp = _Expected(expected, tz, start, events)
     h_start = math.floor((start + tz) / HOUR)
     per_hour = np.zeros(hours)
     bases: list[str] = []
@@ -113,7 +120,7 @@ def ideal_curve(spec: PacingSpec, start: float, hours: int, requests: np.ndarray
             if not p_start <= mid < p_end or not spec.active(mid, tz):
                 continue
             i = d * 24 + k - h_start
-            vol = float(requests[i]) if 0 <= i < hours else float(exp.week[_how(d * 24 + k)])
+            vol = float(requests[i]) if 0 <= i < hours else exp.hour(d * 24 + k)
             ramp = 1.0 + frontload * (1.0 - 2.0 * (k + 0.5) / 24.0) if spec.mode == "frontloaded" else 1.0
             weights[i] = vol * ramp
         total = sum(weights.values())
@@ -155,7 +162,7 @@ def build_report(run: Any) -> dict[str, Any]:
         spec = PacingSpec.from_line_item(li)
         spent = float(stats.spend.sum())
         got = ideal_curve(spec, traffic.start, hours, requests, traffic.expected_count, tz, cfg.frontload,
-                          stats.spend)
+                          stats.spend, getattr(run, "events", ()))
         ideal, basis, goals = got if got is not None else (None, None, [])
         budget = float(ideal[-1]) if ideal is not None else None
         cum = np.cumsum(stats.spend)
@@ -245,6 +252,9 @@ def build_report(run: Any) -> dict[str, Any]:
         "catalog_version": snap.version,
         "start": traffic.start,
         "hours": traffic.hours,
+        # what the pacing forecast was told in advance; a live event missing here was a surprise
+        "scheduled_events": [{"name": e.name, "start": e.start, "end": e.end, "factor": e.factor}
+                             for e in getattr(run, "events", ())],
         "totals": {
             "requests": int(run.requests.sum()),
             "fill_rate": float(run.filled_s.sum() / run.break_s.sum()) if run.break_s.sum() else 0.0,

@@ -13,6 +13,7 @@ violations independently of the engine's bookkeeping.
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 import sys
@@ -57,6 +58,9 @@ class SimConfig:
     frontload: float = 0.5
     safety: float = 2.0
     smoothing_s: float = 900.0
+    catch_up_s: float = 1800.0  # the controller's integral time (PacingController.catch_up_s)
+    catch_up_share: float = 0.04  # PacingController.catch_up_share
+    prior_exposure: float = 2.0  # offers the win-rate prior is worth (PacingController.prior_exposure)
     history_days: int = 7  # days of hourly request counters seeded into the store
     auction_mode: str = "first"
     max_ads: int = 6
@@ -152,6 +156,9 @@ class SimRun:
         self.response = response or traffic
         self.progress = progress
         self.now = traffic.start
+        # the scheduled events the pacing forecast knows of: the catalog's and the world's
+        self.events = (*getattr(snapshot, "traffic_events", ()),
+                       *(traffic.scheduled_events() if hasattr(traffic, "scheduled_events") else ()))
         clock: Callable[[], float] = lambda: self.now  # noqa: E731 - the virtual clock
         self.clock = clock
         self.store = MemoryStore(clock=clock, sweep_every=1 << 40)
@@ -161,8 +168,10 @@ class SimRun:
             self.controller = PacingController(
                 self.store, clock=clock, refresh_interval_s=config.refresh_interval_s,
                 tz_offset_s=snapshot.tz_offset_s, smoothing_s=config.smoothing_s, frontload=config.frontload,
-                safety=config.safety, metrics=False)
+                safety=config.safety, catch_up_s=config.catch_up_s, prior_exposure=config.prior_exposure,
+                catch_up_share=config.catch_up_share, metrics=False)
             self.controller.set_catalog(snapshot)
+            self.controller.set_events(self.events)
             gate = self.controller
         self.engine = Engine(snapshot, store=self.store, clock=clock, rng=random.Random(seed), scorer=PriorScorer(),
                              pacing=gate, config=config.engine_config())
@@ -190,7 +199,13 @@ class SimRun:
         self.eligible = np.zeros((len(self._li_ids), n_hours), dtype=np.int64)
         self.participation_s = np.zeros((len(self._li_ids), n_hours))
         self._elig_seen = np.zeros(len(self._li_ids), dtype=np.int64)
-        self._windows = sorted({c.window for li in snapshot.line_items for c in li.caps if c.window in WINDOW_SECONDS})
+        # the (scope, window) pairs some cap counts in a store window: the only ones the ledger needs
+        windows: dict[str, set[str]] = defaultdict(set)
+        for li in snapshot.line_items:
+            for c in li.caps:
+                if c.window in WINDOW_SECONDS:
+                    windows[c.scope].add(c.window)
+        self._windows = {scope: tuple(sorted(ws)) for scope, ws in windows.items()}
         self.wall_s = 0.0
         self._elig_hour = 0
 
@@ -202,6 +217,16 @@ class SimRun:
             await self.store.incr_many([(f"pace:req:h:{hour_label(h)}", int(c), None) for h, c in counts.items()])
 
     async def run(self) -> None:
+        # the catalog, world and engine caches are long-lived: keep the cyclic collector from
+        # re-scanning them (a full collection walks every object) while the loop allocates
+        gc.collect()
+        gc.freeze()
+        try:
+            await self._run()
+        finally:
+            gc.unfreeze()
+
+    async def _run(self) -> None:
         await self.seed_history()
         interval = self.config.refresh_interval_s
         controller = self.controller
@@ -213,9 +238,11 @@ class SimRun:
         perf = time.perf_counter
         refresh = self._refresh
         for batch in self.traffic.hours_iter():
-            histories: dict[str, list] = {}
+            # per stream: the ads shown so far, and the same as the engine's StreamHistory
+            histories: dict[str, tuple[list, StreamHistory]] = {}
             h = batch.hour
             times = batch.times.tolist()
+            n_req, break_s, filled_s = 0, 0.0, 0.0
             for i, request in enumerate(batch.requests):
                 t = times[i]
                 if controller is not None:
@@ -226,24 +253,27 @@ class SimRun:
                     controller.note_request(1)
                 self.now = t
                 sid = batch.streams[i]
-                shown = histories.get(sid)
-                history = StreamHistory().extended(shown) if shown else None
+                stream = histories.get(sid)
+                shown, history = stream if stream is not None else ([], None)
                 brk = batch.breaks[i]
                 t0 = perf()
                 pods = await decide(request, [brk], history)
                 self.latencies[done] = perf() - t0
                 done += 1
-                self.requests[h] += 1
+                n_req += 1
                 for pod in pods:
-                    self.break_s[h] += pod.break_spec.duration_s
-                    self.filled_s[h] += pod.filled_s
+                    break_s += pod.break_spec.duration_s
+                    filled_s += pod.filled_s
                     self.tiers[pod.fallback_tier] += 1
                     if pod.ads:
-                        self._check_separation(pod, shown or [])
-                        await self._play(pod, request, t, batch.uniforms[i], h, sid, shown or [])
-                        histories.setdefault(sid, []).extend(pod.ads)
+                        self._check_separation(pod, shown)
+                        await self._play(pod, request, t, batch.uniforms[i], h, sid, shown)
+                        histories[sid] = (shown + list(pod.ads), (history or StreamHistory()).extended(pod.ads))
                 if done % 512 == 0:
                     progress.update(done, t)
+            self.requests[h] += n_req
+            self.break_s[h] += break_s
+            self.filled_s[h] += filled_s
         if controller is not None:
             end = self.traffic.start + self.traffic.hours * HOUR
             while next_refresh <= end:
@@ -344,8 +374,9 @@ class SimRun:
                     pod_counts: Counter, stream_counts: Counter) -> None:
         tz = self.snapshot.tz_offset_s
         ledger = self._ledger
+        windows = self._windows
         for scope, entity in entities:
-            for window in self._windows:
+            for window in windows.get(scope, ()):
                 ledger[(device, scope, entity, window, _bucket(window, at, tz))] += 1
         ids = dict(entities)
         for cap in li.caps:

@@ -1,7 +1,9 @@
 """The synthetic world: who watches what when, and how viewers respond to ads.
 
 Traffic: a request volume per hour (a CTV diurnal curve that differs from the pacing
-prior, a weekly curve, an unannounced live-event spike), a device population with
+prior, a weekly curve, a live-event spike: scheduled, so the pacing forecast is told of
+it like a broadcaster's calendar would, or with `spike_announced=False` a surprise that
+only the observed traffic reveals), a device population with
 heavy-tailed repeat viewing (lognormal activity), streams (device x hour), and a
 content mix that shifts with the hour (kids in the morning, news at breakfast and
 dinner, drama and movies in prime time, sports live during the event). The attribute
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from decision.forecast import CTV_DIURNAL, HOUR, WEEKLY
+from decision.forecast import CTV_DIURNAL, HOUR, WEEKLY, ScheduledEvent
 from decision.pod import BreakSpec
 from decision.request import AdRequest
 
@@ -77,6 +79,7 @@ class WorldConfig:
     spike_hour: float | None = 20.0  # hours after the start; None: no live event
     spike_hours: float = 1.0
     spike_factor: float = 2.5  # traffic multiplier during the event (sports, live)
+    spike_announced: bool = True  # on the pacing forecast's event calendar; False: a surprise
     noise: float = 0.03  # hour-to-hour volume noise (relative)
     p_render: float = 0.98  # an ad that renders counts an impression
     max_ads: int = 10
@@ -172,6 +175,14 @@ class World:
     def expected_count(self, t: float) -> float:
         """Expected requests in the hour starting at t, on an ordinary day."""
         return self.base_per_weight * self.relative_volume(t)
+
+    def scheduled_events(self) -> tuple[ScheduledEvent, ...]:
+        """The live event as a broadcaster's calendar has it (none when it is unannounced)."""
+        cfg = self.config
+        if cfg.spike_hour is None or not cfg.spike_announced or cfg.spike_hours <= 0:
+            return ()
+        start = self.start + cfg.spike_hour * HOUR
+        return (ScheduledEvent(start, start + cfg.spike_hours * HOUR, cfg.spike_factor, "live event"),)
 
     def history(self, days: int) -> dict[int, int]:
         """Plausible hourly request counts for the `days` before the start (hour index

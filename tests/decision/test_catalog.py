@@ -133,3 +133,24 @@ def test_counted_windows_cover_every_capped_entity() -> None:
     assert snap.counted_windows == {("advertiser", "a"): ("day",), ("line_item", "l2"): ("hour",)}
     assert [c.cap_specs for c in snap.candidates] == [((3, "day", "advertiser", "a"),),
                                                       ((1, "hour", "line_item", "l2"), (1, "stream", "line_item", "l2"))]
+
+
+def test_traffic_events_are_parsed_and_validated():
+    import orjson
+
+    from decision.catalog import parse_catalog
+    from decision.errors import CatalogInvalid
+    from decision.forecast import ScheduledEvent
+
+    doc = orjson.loads((Path(__file__).resolve().parents[2] / "fixtures" / "catalog.json").read_bytes())
+    assert parse_catalog(doc).traffic_events == ()
+    doc["traffic_events"] = [{"name": "final", "start": "2026-03-02T20:00:00-05:00",
+                              "end": "2026-03-02T22:00:00-05:00", "factor": 2.5}]
+    snap = parse_catalog(doc)
+    assert snap.traffic_events == (ScheduledEvent(1772499600.0, 1772506800.0, 2.5, "final"),)
+    doc["traffic_events"] = [{"start": "2026-03-02T20:00:00Z", "end": "2026-03-02T19:00:00Z", "factor": 2},
+                             {"start": "soon", "end": 0, "factor": 0}, "x"]
+    with pytest.raises(CatalogInvalid) as err:
+        parse_catalog(doc)
+    text = " ".join(err.value.problems)
+    assert "traffic_events[0].end" in text and "traffic_events[1].factor" in text and "traffic_events[2]" in text

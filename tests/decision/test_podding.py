@@ -87,3 +87,14 @@ def test_dp_is_feasible_and_optimal(items, duration, max_ads, max_ad):
 def test_greedy_is_feasible(items, duration, max_ads):
     c = PodConstraints(duration, max_ads)
     assert feasible(greedy(items, c), c)
+
+
+def test_components_keep_the_items_order_whatever_the_set_order():
+    """Conflict keys sit in frozensets, whose iteration order follows string hashes (a
+    per-process seed): a component lists its items in their given order, so ties
+    between equal values resolve the same way in every process."""
+    from decision.podding import _components
+
+    a, b, c, d = item("a", 15, 5, "x"), item("b", 15, 5, "y"), item("c", 15, 5, "x", "y"), item("d", 15, 5, "z")
+    assert _components([a, b, c, d]) == [[a, b, c], [d]]
+    assert [i.ref for i in solve([a, b, c], PodConstraints(30, 2)).items] == ["a", "b"]

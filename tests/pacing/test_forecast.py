@@ -66,3 +66,42 @@ def test_horizon_masks_and_ramps():
     assert horizon.remaining(t0, t0 + 86400, ramp=ramp) == pytest.approx(expected, rel=1e-9)
     # past the horizon: extrapolated, not dropped
     assert horizon.remaining(t0, t0 + 10 * 86400) > 9 * day
+
+
+def test_a_scheduled_event_raises_its_hours_and_only_those():
+    from decision.forecast import ScheduledEvent
+
+    f = TrafficForecast()
+    history(f, 8)
+    t0 = H0 * HOUR
+    plain = [f.expected(H0 + h) for h in range(24)]
+    # 20:00-21:30: the whole of hour 20 at 2.5x, half of hour 21 at 2.5x (1.75x)
+    f.set_events([ScheduledEvent(t0 + 20 * HOUR, t0 + 21.5 * HOUR, 2.5, "final")])
+    assert f.event_factor(H0 + 20) == 2.5 and f.event_factor(H0 + 21) == pytest.approx(1.75)
+    for h in range(24):
+        factor = {20: 2.5, 21: 1.75}.get(h, 1.0)
+        assert f.expected(H0 + h) == pytest.approx(plain[h] * factor, rel=1e-9)
+    assert f.remaining(t0, t0 + 86400) == pytest.approx(sum(plain) + 1.5 * plain[20] + 0.75 * plain[21])
+    assert ForecastHorizon(f, H0).remaining(t0, t0 + 86400) == pytest.approx(f.remaining(t0, t0 + 86400))
+
+
+def test_a_scheduled_event_does_not_inflate_the_days_after_it():
+    from decision.forecast import ScheduledEvent
+
+    f = TrafficForecast()
+    history(f, 8, spike=H0 - 4)  # 20:00 yesterday ran at 3x the usual
+    event = ScheduledEvent((H0 - 4) * HOUR, (H0 - 3) * HOUR, 3.0)
+    f.set_events([event])  # told after the fact: the observed hour is re-read
+    assert f.observed(H0 - 4) == pytest.approx(3000.0 * prior_weight(H0 - 4))
+    assert f.expected(H0 + 20) == pytest.approx(1000.0 * prior_weight(H0 + 20), rel=1e-6)
+    unannounced = TrafficForecast()
+    history(unannounced, 8, spike=H0 - 4)
+    assert unannounced.expected(H0 + 20) > 1.5 * f.expected(H0 + 20)  # a surprise repeats in the naive forecast
+
+
+def test_scheduled_events_are_validated():
+    from decision.forecast import ScheduledEvent
+
+    for args in ((10.0, 5.0, 2.0), (0.0, 10.0, 0.0), (0.0, float("inf"), 2.0)):
+        with pytest.raises(ValueError):
+            ScheduledEvent(*args)

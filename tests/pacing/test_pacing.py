@@ -337,3 +337,91 @@ def test_targeting_dayparts_restrict_the_paced_hours():
     spec = PacingSpec("x", daily_goal=1, hours=prime)
     assert spec.active(T0 + 3 * 86400 + 20 * 3600, 0.0)  # Saturday 20:00
     assert not spec.active(T0 + 20 * 3600, 0.0)  # Wednesday 20:00
+
+
+async def test_a_fresh_controller_starts_at_the_planned_rate_not_at_full_rate():
+    """With history, the first refresh already plans from the forecast's request rate:
+    no burst at full participation before the second refresh, and the first hour
+    tracks the ideal curve like the rest of the day."""
+    store = MemoryStore()
+    rate = diurnal(LEVEL)
+    await seed_history(store, rate, T0, 7)
+    c = controller(store, PacingSpec("li", "even", daily_goal=BUDGET, max_unit_per_request=20_000))
+    await c.refresh(T0)
+    assert c.participation("li", T0) < 0.5
+    assert c.describe("li")["reason"] == "plan"
+    store = MemoryStore()
+    await seed_history(store, rate, T0, 7)
+    c = controller(store, PacingSpec("li", "even", daily_goal=BUDGET, max_unit_per_request=20_000))
+    curves = await run_hours([c], store, [Bidder("li", 0.1, 20_000_000)], rate, T0, 24)
+    ideal = ideal_curve(rate, T0, 24, BUDGET)
+    assert max(abs(c_ / i - 1) for c_, i in zip(curves["li"], ideal, strict=True)) < 0.10
+
+
+async def test_a_scheduled_event_is_planned_for_not_just_absorbed():
+    """A live event at 20:00 brings 2.5x the traffic for an hour. Told of it in advance,
+    the plan gives that hour its share from the start of the day: spend tracks the
+    ideal (budget in proportion to the day's traffic, event included) at every hour.
+    Not told, the controller plans for an ordinary day and runs ahead of that ideal
+    until the event, then absorbs it (the surprise case)."""
+    from decision.forecast import ScheduledEvent
+
+    base = diurnal(LEVEL)
+
+    def rate(t):
+        return base(t) * (2.5 if T0 + 20 * HOUR <= t < T0 + 21 * HOUR else 1.0)
+
+    ideal = ideal_curve(rate, T0, 24, BUDGET)
+    results = {}
+    for told in (True, False):
+        store = MemoryStore()
+        await seed_history(store, base, T0, 7)
+        c = controller(store, PacingSpec("li", "even", daily_goal=BUDGET))
+        if told:
+            c.set_events([ScheduledEvent(T0 + 20 * HOUR, T0 + 21 * HOUR, 2.5, "game")])
+        curves = await run_hours([c], store, [Bidder("li", 0.1, 20_000_000)], rate, T0, 24)
+        assert 0.95 <= curves["li"][-1] / BUDGET <= 1.01
+        results[told] = [cu / i - 1 for cu, i in zip(curves["li"], ideal, strict=True)]
+    assert max(abs(g) for g in results[True][1:]) < 0.05
+    assert max(results[False][1:20]) > 0.08  # the surprise: ahead of the ideal before the event
+
+
+async def test_an_early_drought_is_made_up_within_the_hour():
+    """Outranked for the first 35 minutes of the day (no wins at all), the line item is
+    back on the ideal curve by the end of the first hour, and stays within 10% of it
+    afterwards: the catch-up (capped at `max_catch_up` x the planned rate) does not
+    overshoot once wins return."""
+    store = MemoryStore()
+    rate = diurnal(LEVEL)
+    await seed_history(store, rate, T0, 7)
+    c = controller(store, PacingSpec("li", "even", daily_goal=BUDGET, max_unit_per_request=20_000))
+    await run([c], store, [Bidder("li", 0.0, 20_000_000)], rate, T0, 2100)
+    assert await spent(store, "li") == 0
+    await run([c], store, [Bidder("li", 0.1, 20_000_000)], rate, T0 + 2100, 1500, seed=2)
+    curve = [await spent(store, "li")]
+    curves = await run_hours([c], store, [Bidder("li", 0.1, 20_000_000)], rate, T0 + HOUR, 5)
+    curve += curves["li"]
+    ideal = ideal_curve(rate, T0, 6, BUDGET * sum(rate(T0 + h * HOUR) for h in range(6))
+                        / sum(rate(T0 + h * HOUR) for h in range(24)))
+    assert max(abs(s / i - 1) for s, i in zip(curve, ideal, strict=True)) < 0.10
+
+
+def test_the_catalogs_traffic_events_are_the_forecasts_calendar():
+    import orjson
+
+    from decision.catalog import parse_catalog
+    from decision.forecast import hour_index
+    from decision.sim.run import DEFAULT_CATALOG
+
+    doc = orjson.loads(DEFAULT_CATALOG.read_bytes())
+    doc["traffic_events"] = [{"name": "final", "start": "2026-03-02T20:00:00-05:00",
+                              "end": "2026-03-02T21:00:00-05:00", "factor": 2.5}]
+    snap = parse_catalog(doc)
+    c = PacingController(MemoryStore(), metrics=False)
+    c.set_catalog(snap)
+    start = snap.traffic_events[0].start
+    assert c.forecast.event_factor(hour_index(start, snap.tz_offset_s)) == 2.5
+    assert c.forecast.event_factor(hour_index(start, snap.tz_offset_s) + 1) == 1.0
+    del doc["traffic_events"]
+    c.set_catalog(parse_catalog(doc))  # a new snapshot without it clears the calendar
+    assert c.forecast.event_factor(hour_index(start, snap.tz_offset_s)) == 1.0

@@ -130,3 +130,25 @@ def test_parse_setting():
     assert parse_setting("refresh-interval-s=5") == ("refresh_interval_s", 5)
     assert parse_setting("frontload=0.3") == ("frontload", 0.3)
     assert parse_setting("auction_mode=second") == ("auction_mode", "second")
+
+
+def test_the_live_event_is_on_the_pacing_calendar_unless_it_is_a_surprise():
+    from decision.forecast import hour_index
+    from decision.sim.runner import SimRun
+
+    snap = _catalog(None, 0.03, SLICE)
+    for announced in (True, False):
+        cfg = SimConfig().with_overrides(spike_hour=1, spike_announced=announced)
+        world, response = _traffic(snap, hours=2, requests=200, seed=7, traffic_file=None, config=cfg, start=None)
+        run = SimRun(snap, world, cfg, seed=7, response=response, progress=False)
+        event_hour = hour_index(world.start + 3600, snap.tz_offset_s)
+        if announced:
+            assert [(e.start, e.end, e.factor) for e in run.events] == [(world.start + 3600, world.start + 7200, 2.5)]
+            assert run.controller.forecast.event_factor(event_hour) == 2.5
+        else:
+            assert run.events == ()
+            assert run.controller.forecast.event_factor(event_hour) == 1.0
+    rep = small(requests=300, spike_hour=1, spike_announced=False)
+    assert rep["scheduled_events"] == [] and rep["config"]["world"]["spike_announced"] is False
+    rep = small(requests=300, spike_hour=1)
+    assert [e["factor"] for e in rep["scheduled_events"]] == [2.5]
