@@ -27,11 +27,12 @@ log = logging.getLogger("adgw.beacons")
 
 class LocalCounter:
     def __init__(self, spool: Spool, store: Store, *, catalog: Callable[[], Any] | None = None,
-                 idle_s: float = 0.5, slice_: int = 100) -> None:
+                 idle_s: float = 0.5, slice_: int = 100, pause_s: float = 0.01) -> None:
         self._spool = spool
         self._counters = Counters(store, catalog=catalog)
         self._idle_s = idle_s
         self._slice = slice_
+        self._pause_s = pause_s
         self._position: Position = spool.checkpoint
         self._task: asyncio.Task | None = None
         self.stats = ConsumerStats()
@@ -57,8 +58,11 @@ class LocalCounter:
             except StoreError as exc:
                 log.warning("local event counting paused: %s", exc)
                 read = 0
-            # caught up: wait for more; else let intake run before the next slice
-            await asyncio.sleep(self._idle_s if read < self._slice else 0)
+            # caught up: wait for more. Else pause before the next slice: an answer takes
+            # several turns of the loop (claim, append, fsync, reply), and with slices
+            # back to back it waited behind one at every turn (p99 3 -> 16 ms at 2,300
+            # beacons/s). A slice of 100 every 10 ms still counts ~8,000 events/s.
+            await asyncio.sleep(self._idle_s if read < self._slice else self._pause_s)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="local-event-counter")
