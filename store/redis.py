@@ -15,17 +15,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from store.base import StoreError, StoreUnavailable
 
-# INCRBY then set the TTL only when the key is new (PEXPIRE NX needs Redis 7; this script
-# works on 6 too and keeps the two steps atomic).
-_INCR_TTL = """
-local v = redis.call('INCRBY', KEYS[1], ARGV[1])
-if ARGV[2] ~= '' and redis.call('PTTL', KEYS[1]) == -1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return v
-"""
-
-
 # The batch forms: one EVALSHA per chunk instead of one command per key, and the chunk
 # sent as a single JSON argument the script decodes (cjson is built into Redis's Lua).
 # The client's cost per command and per argument (packing, encoding, parsing) was most
@@ -34,6 +23,8 @@ return v
 # is kept small enough not to stall the server for others. The keys are not declared
 # as KEYS, so this needs a single Redis instance (not Cluster), which is what the
 # gateway supports.
+# INCRBY, then the TTL only when the key is new (PEXPIRE NX needs Redis 7; this works on
+# 6 too and keeps the two steps atomic)
 _INCR_MANY = """
 local ops = cjson.decode(ARGV[1])
 local out = {}
@@ -92,7 +83,6 @@ class RedisStore:
             retry_on_timeout=False,
             health_check_interval=5,
         )
-        self._incr_ttl = self._client.register_script(_INCR_TTL)
         # Script objects load themselves again when the server has lost its script cache
         self._incr_many = self._client.register_script(_INCR_MANY)
         self._pop_many = self._client.register_script(_POP_MANY)
@@ -109,7 +99,7 @@ class RedisStore:
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         if ttl is None:
             return int(await self._client.incrby(key, amount))
-        return int(await self._incr_ttl(keys=[key], args=[amount, _ms(ttl)]))
+        return (await self.incr_many([(key, amount, ttl)]))[0]
 
     @_translate
     async def incr_many(self, ops: Sequence[tuple[str, int, float | None]]) -> list[int]:
