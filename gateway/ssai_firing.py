@@ -31,7 +31,7 @@ RETRY_STATUSES = frozenset({408, 429})
 # per firing (one event of one ad instance): submitted, dropped, duplicate; per tracker URL
 # attempt: 2xx/3xx/4xx/5xx (status class, so the label set stays bounded), error (network,
 # timeout), refused (SSRF guard); and per URL in the end: fired, retried, failed
-TRACKERS = Counter("adgw_ssai_trackers_total", "Server-side third-party tracker firing, by outcome", ["outcome"])
+TRACKER_OUTCOMES = Counter("adgw_ssai_trackers_total", "Server-side third-party tracker firing, by outcome", ["outcome"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +167,11 @@ class TrackerFiring:
 
     def _outcome(self, name: str) -> None:
         self.stats.outcomes[name] = self.stats.outcomes.get(name, 0) + 1
-        TRACKERS.labels(f"{name[0]}xx" if name.isdigit() else name).inc()
+        TRACKER_OUTCOMES.labels(f"{name[0]}xx" if name.isdigit() else name).inc()
 
     def _count(self, name: str) -> None:
         setattr(self.stats, name, getattr(self.stats, name) + 1)
-        TRACKERS.labels("duplicate" if name == "duplicates" else name).inc()
+        TRACKER_OUTCOMES.labels("duplicate" if name == "duplicates" else name).inc()
 
 
 def macros_for(base: vast.MacroContext, rng: random.Random) -> vast.MacroContext:
