@@ -190,3 +190,25 @@ async def test_the_shared_mark_is_confirmed_after_the_answer(tmp_path, redis_url
         await spool_a.close()
         await spool_b.close()
         await store.close()
+
+
+async def test_single_beacons_form_one_batch_per_spool_commit(tmp_path):
+    """Under load every group commit carries one coalesced batch: beacons arriving while a
+    batch waits for its commit gather for the next rather than forming batches of a few."""
+    sp = await Spool(tmp_path / "paced", commit_interval_s=0.05).open()
+    s = signer()
+    intake = BeaconIntake(s, sp, MemoryStore())
+    try:
+        tokens = [s.sign(claims(i)) for i in range(200)]
+
+        async def one(i: int):
+            await asyncio.sleep(i * 0.001)  # 200 beacons spread over ~0.2 s
+            return await intake.accept(beacon(tokens[i]))
+
+        verdicts = await asyncio.gather(*(one(i) for i in range(200)))
+        assert [v.status for v in verdicts] == [204] * 200
+        assert intake.coalesced_batches <= sp.syncs + 1
+        assert sp.syncs <= 8  # ~0.2 s of arrivals at one commit per 50 ms
+        assert len([r for r in sp.iter_all() if r.kind == KIND_EVENT]) == 200
+    finally:
+        await sp.close()

@@ -138,3 +138,42 @@ async def test_reads_records_larger_than_a_read_chunk(tmp_path):
     assert again == [small[0], big[0]]
     assert spool.read(pos)[0] == []
     await spool.close()
+
+
+async def test_commits_are_paced_but_an_idle_spool_commits_at_once(tmp_path):
+    spool = await Spool(tmp_path, commit_interval_s=0.2).open()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await spool.append([rec(0)])  # idle: no wait for the interval
+    assert loop.time() - started < 0.15
+    # within the interval of that commit: everything waits for one commit at its end
+    started = loop.time()
+    await asyncio.gather(*(spool.append([rec(i)]) for i in range(1, 40)))
+    assert loop.time() - started >= 0.1
+    assert spool.syncs == 2
+    await asyncio.sleep(0.25)  # idle again
+    started = loop.time()
+    await spool.append([rec(40)])
+    assert loop.time() - started < 0.15
+    assert spool.syncs == 3
+    assert len(list(spool.iter_all())) == 41
+    await spool.close()
+
+
+async def test_on_taken_fires_when_a_commit_takes_the_records(tmp_path):
+    spool = await Spool(tmp_path, commit_interval_s=0.2).open()
+    await spool.append([rec(0)])
+    taken: list[int] = []
+    task = asyncio.create_task(spool.append([rec(1)], on_taken=lambda: taken.append(1)))
+    await asyncio.sleep(0.05)
+    assert taken == []  # queued behind the interval
+    await task
+    assert taken == [1]
+    empty: list[int] = []
+    await spool.append([], on_taken=lambda: empty.append(1))  # nothing to queue: at once
+    assert empty == [1]
+    await spool.close()
+    refused: list[int] = []
+    with pytest.raises(Exception):
+        await spool.append([rec(2)], on_taken=lambda: refused.append(1))
+    assert refused == [1]  # a refused append still releases its producer
