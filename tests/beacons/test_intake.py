@@ -4,7 +4,7 @@ import time
 import orjson
 import pytest
 
-from beacons.dedup import Deduper
+from beacons.dedup import DONE, ClaimState, Deduper
 from beacons.intake import BeaconIntake, IntakeConfig
 from beacons.privacy import parse_networks
 from beacons.spool import KIND_EVENT, KIND_INVALID, Spool
@@ -212,3 +212,42 @@ async def test_single_beacons_form_one_batch_per_spool_commit(tmp_path):
         assert len([r for r in sp.iter_all() if r.kind == KIND_EVENT]) == 200
     finally:
         await sp.close()
+
+
+class CountingStore(MemoryStore):
+    """The in-memory store, counting the batch calls it receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    async def incr_many(self, ops):
+        self.calls.append(len(ops))
+        return await super().incr_many(ops)
+
+
+async def test_dedup_confirmations_ride_on_the_next_claim():
+    store = CountingStore()
+    dedup = Deduper(store, prefix="ride:", settle_delay_s=5.0)
+    first = await dedup.claim_many(["e1", "e2"])
+    dedup.settle_soon(first, durable=True)
+    assert store.calls == [2]  # nothing sent yet: the confirmations wait for the next claim
+    # a copy of e1 arriving in the next batch is a duplicate: its confirmation went first
+    dedup._seen.clear()  # as another instance would be: only the store's mark says so
+    second = await dedup.claim_many(["e1", "e3"])
+    assert [c.state for c in second] == [ClaimState.DUPLICATE, ClaimState.NEW]
+    assert store.calls == [2, 4]  # one call carried both confirmations and both claims
+    assert await store.get_ints(["ride:e1", "ride:e2", "ride:e3"]) == [DONE + 2, DONE + 1, 1]
+    dedup.settle_soon([c for c in second if c.owned], durable=True)
+    await dedup.drain()  # close sends what is still queued
+    assert await store.get_ints(["ride:e3"]) == [DONE + 1]
+
+
+async def test_an_idle_intake_sends_its_confirmations_after_the_delay():
+    store = CountingStore()
+    dedup = Deduper(store, prefix="idle:", settle_delay_s=0.02)
+    dedup.settle_soon(await dedup.claim_many(["e1"]), durable=False)  # undone: a retry may claim it
+    await asyncio.sleep(0.1)
+    assert store.calls == [1, 1]
+    assert await store.get_ints(["idle:e1"]) == [0]
+    assert [c.state for c in await dedup.claim_many(["e1"])] == [ClaimState.NEW]
