@@ -23,7 +23,7 @@ from beacons.errors import BeaconError, SpoolError, TokenExpired
 from beacons.events import build_event, build_invalid, event_id, record_id
 from beacons.privacy import Network, NetworkSet, RotatingHasher, truncate_ip, ua_family
 from beacons.ratelimit import TokenBuckets
-from beacons.spool import KIND_EVENT, KIND_INVALID, Spool, SpoolRecord
+from beacons.spool import KIND_EVENT, KIND_INVALID, Position, Spool, SpoolRecord
 from beacons.tokens import TokenClaims, TokenSigner
 from beacons.validate import RawBeacon, check_shape, parse_fields, safe_label
 from beacons.vocabulary import (
@@ -131,6 +131,10 @@ class BeaconIntake:
         self._forming = 0  # coalesced batches not yet taken into a spool commit
         self._batches: set[asyncio.Task[None]] = set()
         self._accepted: dict[str, Any] = {}  # metric children by event
+        # called with (where the commit started, the events) once accepted events are
+        # durable: the embedded counter takes them from here rather than parsing the
+        # spool back (see LocalCounter)
+        self.on_durable: Callable[[Position, list[dict[str, Any]]], None] | None = None
         self.coalesced_batches = 0
 
     async def accept(self, raw: RawBeacon) -> Verdict:
@@ -215,6 +219,7 @@ class BeaconIntake:
 
         records: list[SpoolRecord] = []
         owned: list[Claim] = []
+        events: list[dict[str, Any]] = []
         for item in leaders:
             claim = item.claim
             assert claim is not None and item.event is not None
@@ -223,13 +228,17 @@ class BeaconIntake:
                 records.append(SpoolRecord(KIND_EVENT, item.imp_id.encode(), orjson.dumps(item.event),
                                            item.received_ms))
                 owned.append(claim)
+                events.append(item.event)
         records.extend(item.record for item in items if item.record is not None)
 
         failure: SpoolError | None = None
         try:
-            await self.spool.append(records, on_taken=_taken)
+            start = await self.spool.append(records, on_taken=_taken)
         except SpoolError as exc:
             failure = exc
+        else:
+            if events and start is not None and self.on_durable is not None:
+                self.on_durable(start, events)
         self.deduper.settle_soon(owned, failure is None)
 
         for item in leaders:

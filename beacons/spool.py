@@ -102,7 +102,7 @@ class Spool:
         self._fd: int | None = None
         self._sizes: dict[int, int] = {}  # durable bytes per segment
         self._checkpoint = Position(0, 0)
-        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._pending: list[tuple[bytes, asyncio.Future[Position]]] = []
         self._on_taken: list[Callable[[], None]] = []
         self._pending_bytes = 0
         self._wake = asyncio.Event()
@@ -182,8 +182,10 @@ class Spool:
             cp.offset if cp.segment in self._sizes else 0)
 
     async def append(self, records: Sequence[SpoolRecord], *,
-                     on_taken: Callable[[], None] | None = None) -> None:
-        """Returns once every record is fsynced; SpoolFull past the size cap.
+                     on_taken: Callable[[], None] | None = None) -> Position | None:
+        """Returns once every record is fsynced; SpoolFull past the size cap. The result
+        is where the commit that carried them starts: reading from there finds them (and
+        perhaps others of the same commit first); None when there was nothing to write.
         `on_taken` is called once these records leave the queue for a commit (or at
         once, when nothing is queued): a producer that waits for it before preparing its
         next batch hands the spool one batch per commit."""
@@ -200,15 +202,16 @@ class Spool:
         if not blob:
             if on_taken is not None:
                 on_taken()
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            return None
+        fut: asyncio.Future[Position] = asyncio.get_running_loop().create_future()
         self._pending.append((blob, fut))
         self._pending_bytes += len(blob)
         if on_taken is not None:
             self._on_taken.append(on_taken)
         self._wake.set()
-        await asyncio.shield(fut)
+        start = await asyncio.shield(fut)
         metrics.SPOOLED.inc(len(records))
+        return start
 
     async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -223,6 +226,7 @@ class Spool:
             if wait > 0 and not self._closing:
                 await asyncio.sleep(wait)
             self._commit_started = loop.time()
+            start = self.end
             batch, self._pending, self._pending_bytes = self._pending, [], 0
             taken, self._on_taken = self._on_taken, []
             for callback in taken:
@@ -240,7 +244,7 @@ class Spool:
             self._active = seg
             for _, fut in batch:
                 if not fut.done():
-                    fut.set_result(None)
+                    fut.set_result(start)
             self._publish_depth()
             self.data_ready.set()
             if self._pending:

@@ -48,6 +48,7 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     if pipeline.forwarder is None:
         engine = app.get(ENGINE)
         counter = LocalCounter(pipeline.spool, app[STORE], catalog=(lambda: engine.catalog) if engine else None)
+        pipeline.intake.on_durable = counter.feed
         counter.start()
 
     async def probe() -> tuple[str, str]:
@@ -67,6 +68,7 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     if counter is not None:
         await counter.stop()
+        pipeline.intake.on_durable = None
     await pipeline.close(drain_timeout_s=5.0)
 
 
