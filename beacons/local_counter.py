@@ -8,7 +8,7 @@ spool ended (what an earlier process accepted: after a restart it rereads, and t
 `evseen:` marks keep every event counted once within the consumer's dedup window).
 From then on the intake hands it each batch of events once they are durable
 (`feed`): the same dicts the intake wrote, so nothing is read back from disk or parsed
-again (that was ~10 us of every beacon). Should the feed outgrow `max_feed_events`
+again (that was ~10 us of every beacon); it keeps only their `Countable` projection. Should the feed outgrow `max_feed_events`
 (the store down for a long while), it is dropped and counting goes back to reading the
 spool from where the oldest uncounted batch's commit started, returning to the feed
 once caught up; the marks absorb what both paths see.
@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from beacons.consumer import ConsumerStats, Counters
+from beacons.consumer import Countable, ConsumerStats, Counters, countable
 from beacons.spool import KIND_EVENT, Position, Spool
 from store import Store, StoreError
 
@@ -45,7 +45,7 @@ class LocalCounter:
         self._position: Position = spool.checkpoint
         # reading the spool until here (the feed covers what comes after); None: feeding
         self._read_until: Position | None = spool.end
-        self._feed: deque[tuple[Position, list[dict[str, Any]]]] = deque()
+        self._feed: deque[tuple[Position, list[Countable]]] = deque()
         self._feed_events = 0
         self._max_feed = max_feed_events
         self._task: asyncio.Task | None = None
@@ -64,7 +64,7 @@ class LocalCounter:
             self._feed_events = 0
             self._read_until = _SPOOL_END
             return
-        self._feed.append((start, events))
+        self._feed.append((start, [countable(e) for e in events]))
         self._feed_events += len(events)
 
     async def step(self) -> int:
@@ -96,14 +96,14 @@ class LocalCounter:
     async def _step_feed(self) -> int:
         if not self._feed:
             return 0
-        events: list[dict[str, Any]] = []
+        events: list[Countable] = []
         taken = 0
         for _, batch in self._feed:
             if events and len(events) + len(batch) > self._slice:
                 break
             events += batch
             taken += 1
-        await self._counters.apply(events, self.stats)
+        await self._counters.apply_countable(events, self.stats)
         # only once counted (a store outage retries the same batches), and unless the
         # feed was dropped for the spool meanwhile
         if self._read_until is None:
