@@ -25,12 +25,13 @@ from typing import Any
 
 import orjson
 
-from beacons.consumer import Countable, ConsumerStats, Counters, countable
+from beacons.consumer import Countable, ConsumerStats, Counters, countable_values
 from beacons.spool import KIND_EVENT, Position, Spool
 from store import Store, StoreError
 
 log = logging.getLogger("adgw.beacons")
 _SPOOL_END = Position(2**62, 0)  # read the spool up to whatever its end is by then
+_tuple_new = tuple.__new__
 
 
 class LocalCounter:
@@ -45,7 +46,7 @@ class LocalCounter:
         self._position: Position = spool.checkpoint
         # reading the spool until here (the feed covers what comes after); None: feeding
         self._read_until: Position | None = spool.end
-        self._feed: deque[tuple[Position, list[Countable]]] = deque()
+        self._feed: deque[tuple[Position, list[tuple[Any, ...]]]] = deque()  # countable_values
         self._feed_events = 0
         self._max_feed = max_feed_events
         self._task: asyncio.Task | None = None
@@ -64,7 +65,7 @@ class LocalCounter:
             self._feed_events = 0
             self._read_until = _SPOOL_END
             return
-        self._feed.append((start, [countable(e) for e in events]))
+        self._feed.append((start, [countable_values(e) for e in events]))
         self._feed_events += len(events)
 
     async def step(self) -> int:
@@ -101,7 +102,7 @@ class LocalCounter:
         for _, batch in self._feed:
             if events and len(events) + len(batch) > self._slice:
                 break
-            events += batch
+            events += [_tuple_new(Countable, values) for values in batch]
             taken += 1
         await self._counters.apply_countable(events, self.stats)
         # only once counted (a store outage retries the same batches), and unless the

@@ -205,8 +205,11 @@ class TokenSigner:
         self._clock = clock
         self._pads: dict[bytes, tuple[Any, Any]] = {}
         # genuine tokens already verified (a player sends several beacons per token):
-        # token text -> claims; the key's revocation and the expiry are checked on every use
-        self._verified: dict[str, TokenClaims] = {}
+        # token text -> the claims' values as a plain tuple (of atomic values, so the
+        # cyclic GC stops tracking it after one look: thousands of cached claims were
+        # rescanned by every older-generation collection); the key's revocation and the
+        # expiry are checked on every use
+        self._verified: dict[str, tuple[Any, ...]] = {}
         self.cache_size = 8192
 
     def _mac(self, secret: bytes, signed: str) -> str:
@@ -238,8 +241,9 @@ class TokenSigner:
 
     def verify(self, token: str) -> TokenClaims:
         """The claims of a genuine, unexpired token; TokenInvalid / TokenExpired otherwise."""
-        claims = self._verified.get(token) if isinstance(token, str) else None
-        if claims is not None:
+        cached = self._verified.get(token) if isinstance(token, str) else None
+        if cached is not None:
+            claims = _tuple_new(TokenClaims, cached)
             self.keys.secret(claims.kid)  # raises once the key is revoked
         else:
             if not isinstance(token, str) or not token.isascii() or len(token) > MAX_TOKEN_CHARS:
@@ -255,7 +259,7 @@ class TokenSigner:
             verified = self._verified
             if len(verified) >= self.cache_size:
                 del verified[next(iter(verified))]  # the oldest
-            verified[token] = claims
+            verified[token] = tuple(claims)
         if self._clock() > claims.expires_at + self.skew_s:
             raise TokenExpired(EXPIRED, "token expired", claims)
         return claims
