@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from beacons.consumer import Countable, ConsumerStats, Counters, countable_values
+from beacons.consumer import ConsumerStats, Countable, Counters, countable_values
 from beacons.spool import KIND_EVENT, Position, Spool
 from store import Store, StoreError
 

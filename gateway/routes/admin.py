@@ -8,17 +8,9 @@ import orjson
 from aiohttp import web
 
 from decision.catalog import loads_catalog
-from gateway.admin import admin_denied
 from gateway.services import PACING, SCORER, engine_of
 
 MAX_CATALOG_BYTES = 64 << 20
-
-
-@web.middleware
-async def admin_guard(request: web.Request, handler):
-    if request.path.startswith("/admin/") and (denied := admin_denied(request)) is not None:
-        return denied
-    return await handler(request)
 
 
 async def get_catalog(request: web.Request) -> web.Response:
@@ -77,7 +69,7 @@ async def post_model(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.middlewares.append(admin_guard)
+    # the bearer token is checked for every /admin/* path by the request middleware
     app.router.add_get("/admin/catalog", get_catalog)
     # the catalog body may be far larger than ADGW_MAX_BODY_BYTES: read it by streaming
     app.router.add_put("/admin/catalog", put_catalog)

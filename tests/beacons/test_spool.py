@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from beacons.errors import SpoolFull, SpoolLocked
+from beacons.errors import SpoolError, SpoolFull, SpoolLocked
 from beacons.spool import KIND_EVENT, KIND_INVALID, Position, Spool, SpoolRecord
 
 
@@ -174,6 +174,6 @@ async def test_on_taken_fires_when_a_commit_takes_the_records(tmp_path):
     assert empty == [1]
     await spool.close()
     refused: list[int] = []
-    with pytest.raises(Exception):
+    with pytest.raises(SpoolError):
         await spool.append([rec(2)], on_taken=lambda: refused.append(1))
     assert refused == [1]  # a refused append still releases its producer
