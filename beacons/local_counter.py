@@ -8,10 +8,11 @@ spool ended (what an earlier process accepted: after a restart it rereads, and t
 `evseen:` marks keep every event counted once within the consumer's dedup window).
 From then on the intake hands it each batch of events once they are durable
 (`feed`): the same dicts the intake wrote, so nothing is read back from disk or parsed
-again (that was ~10 us of every beacon); it keeps only their `Countable` projection. Should the feed outgrow `max_feed_events`
-(the store down for a long while), it is dropped and counting goes back to reading the
-spool from where the oldest uncounted batch's commit started, returning to the feed
-once caught up; the marks absorb what both paths see.
+again (that was ~10 us of every beacon); it keeps only their `countable_values` (a few
+hundred bytes each). Should the feed outgrow `max_feed_events` (the store down for a while),
+it is dropped and counting goes back to reading the spool from where the oldest
+uncounted batch's commit started, returning to the feed once caught up; the marks
+absorb what both paths see.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ _tuple_new = tuple.__new__
 class LocalCounter:
     def __init__(self, spool: Spool, store: Store, *, catalog: Callable[[], Any] | None = None,
                  idle_s: float = 0.5, slice_: int = 100, pause_s: float = 0.01,
-                 max_feed_events: int = 20_000) -> None:
+                 max_feed_events: int = 200_000) -> None:
         self._spool = spool
         self._counters = Counters(store, catalog=catalog)
         self._idle_s = idle_s
