@@ -92,3 +92,36 @@ async def test_event_loop_lag_is_measured_and_on_metrics(client):
     # each scrape publishes the worst since the previous one and starts over
     monitor.worst = 0.5
     assert monitor.publish_worst() == 0.5 and monitor.worst == 0.0
+
+
+async def test_a_request_past_its_timeout_gets_503_and_the_next_one_is_served(aiohttp_client):
+    import asyncio
+    import time
+
+    from aiohttp import web
+
+    from gateway.middleware import make_middlewares
+
+    async def slow(request):
+        await asyncio.sleep(30)
+        return web.Response(text="too late")
+
+    async def quick(request):
+        return web.Response(text="ok")
+
+    app = web.Application(middlewares=make_middlewares(0.4))
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/quick", quick)
+    client = await aiohttp_client(app)
+    started = time.monotonic()
+    resp = await client.get("/slow")
+    took = time.monotonic() - started
+    assert resp.status == 503
+    assert resp.content_type == "application/problem+json"
+    assert (await resp.json())["type"].endswith("timeout")
+    assert resp.headers["Retry-After"] == "1"
+    assert 0.4 <= took < 2.0  # cut off between its deadline and one sweep later
+    # the same keep-alive connection serves the next request normally
+    resp = await client.get("/quick")
+    assert resp.status == 200 and await resp.text() == "ok"
+    assert (await client.get("/quick")).status == 200
