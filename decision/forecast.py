@@ -4,8 +4,10 @@ The pacing controller needs "how many requests are still to come before this bud
 period ends". `TrafficForecast` answers from hourly request counts observed in the
 shared store (`pace:req:h:<hour>`), seasonal-naive style: the same hour yesterday and a
 week ago, rescaled by how the last few completed hours compare with their own
-baseline. With no history it falls back on a CTV diurnal/weekly prior scaled to the
-observed level. Hours are indexed as `floor((epoch + tz_offset_s) / 3600)`.
+baseline, once that comparison stands out of its normal hour-to-hour noise (measured in
+the history; an empirical-Bayes shrinkage toward 1, see `_scale`). With no history it
+falls back on a CTV diurnal/weekly prior scaled to the observed level. Hours are
+indexed as `floor((epoch + tz_offset_s) / 3600)`.
 
 Scheduled events (a live game, a premiere: broadcasters know when they air) are told to
 the forecast as a calendar of `ScheduledEvent`s, each a span and the traffic multiplier
@@ -95,8 +97,10 @@ class TrafficForecast:
     `prior` maps an hour index to a relative weight (default: `prior_weight`)."""
 
     def __init__(self, prior: Callable[[int], float] = prior_weight, *, recent_hours: int = 3,
-                 history_hours: int = 24 * 8) -> None:
+                 history_hours: int = 24 * 8, noise_z: float = 2.0, min_noise_hours: int = 12) -> None:
         self._prior = prior
+        self.noise_z = noise_z  # a level moves only once it stands out of z x its normal noise
+        self.min_noise_hours = min_noise_hours  # level statistics needed to measure that noise
         self._raw: dict[int, float] = {}  # observed counts
         self._counts: dict[int, float] = {}  # the same, divided by their hour's event factor
         self._events: dict[int, float] = {}  # hour -> traffic multiplier of scheduled events
@@ -205,29 +209,60 @@ class TrafficForecast:
                 return ratios[len(ratios) // 2]
         return self._level_hint
 
+    def _level_statistic(self, newest: int) -> float | None:
+        """log of how the `recent_hours` hours up to `newest` ran against their baseline
+        (the median of their log ratios: one odd hour does not move it); None without a
+        baseline for them."""
+        logs = []
+        for h in range(newest, newest - self._recent_hours, -1):
+            c = self._counts.get(h)
+            if c is None or c <= 0:
+                continue
+            if self._counts.get(h - 24) is None and self._counts.get(h - 168) is None:
+                continue  # cold start: the level already comes from these hours
+            base = self._baseline(h)
+            if base and base > 0:
+                logs.append(math.log(c / base))
+        if not logs:
+            return None
+        logs.sort()
+        return logs[len(logs) // 2]
+
+    def _noise(self, newest: int) -> float | None:
+        """The spread of the level statistic over the history before the current window:
+        how far it wanders hour to hour when nothing changed (robust: 1.4826 x the median
+        absolute deviation, so a spike or an earlier shift in the history does not widen
+        it); None with fewer than `min_noise_hours` values."""
+        stats = [x for h in sorted(self._counts) if h <= newest - self._recent_hours
+                 and (x := self._level_statistic(h)) is not None]
+        if len(stats) < self.min_noise_hours:
+            return None
+        stats.sort()
+        mid = stats[len(stats) // 2]
+        dev = sorted(abs(x - mid) for x in stats)
+        return 1.4826 * dev[len(dev) // 2]
+
     def _scale(self) -> float:
-        """How the last completed hours ran against their baseline (median, clipped): a
-        lasting level shift moves the forecast; a one-hour spike does not."""
+        """How the last completed hours ran against their baseline, shrunk toward 1 by
+        the statistic's own noise (positive-part James-Stein, an empirical-Bayes level):
+        log scale = L x max(0, 1 - (z sigma / L)^2), with L the level statistic and sigma
+        its hour-to-hour spread measured in the history. Inside z sigma (normal noise)
+        the seasonal baseline stands: a few busy hours before midnight do not bias the
+        whole next day's plan; a lasting shift well past the noise moves the forecast
+        almost fully (2x traffic: 1.99x with sigma = 3%); a one-hour spike does not
+        (the median). Clipped to 0.5 .. 2."""
         if not self._counts:
             return 1.0
         newest = max(self._counts)
         if self._scale_cache is not None and self._scale_cache[0] == newest:
             return self._scale_cache[1]
-        ratios = []
-        for h in range(newest, newest - self._recent_hours, -1):
-            c = self._counts.get(h)
-            if c is None:
-                continue
-            day, week = self._counts.get(h - 24), self._counts.get(h - 168)
-            if day is None and week is None:
-                continue  # cold start: the level already comes from these hours
-            base = self._baseline(h)
-            if base and base > 0:
-                ratios.append(c / base)
+        level = self._level_statistic(newest)
         scale = 1.0
-        if ratios:
-            ratios.sort()
-            scale = min(2.0, max(0.5, ratios[len(ratios) // 2]))
+        if level is not None and level != 0.0:
+            sigma = self._noise(newest)
+            if sigma is not None:
+                level *= max(0.0, 1.0 - (self.noise_z * sigma / level) ** 2)
+            scale = min(2.0, max(0.5, math.exp(level)))
         self._scale_cache = (newest, scale)
         return scale
 

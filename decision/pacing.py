@@ -18,7 +18,11 @@ forecast for the rest, scheduled events included: `set_events`, or the catalog's
 
 The catch-up time is `catch_up_share` (0.04) of the time the day's plan has run, at most
 `catch_up_s` (30 min): early in the day a few impressions are a large share of the plan,
-so a gap is closed within minutes; later it is smoothed over half an hour.
+so a gap is closed within minutes; later it is smoothed over half an hour. A line item
+expecting fewer than `granular_imps` (4) impressions per catch-up time is tracked
+impression by impression: the next one is due once the plan is `granular_lag` (0.3) of
+an impression past the delivery, and is bid for within `granular_s` (60 s), so a small
+line item's integer count stays within about an impression of its plan.
 
 `value per eligible request` (goal units delivered per eligible request offered, i.e.
 at participation 1) and `eligible share` (how many requests the engine asked about this
@@ -40,6 +44,11 @@ is met drops the rate to 0 at the next refresh. Instances that report their own
 decisions (`note_served`) also stop locally once they used their share of the allowance.
 If the store cannot be read, the last rates hold for `max_stale_s`, then go to 0.
 
+The learned estimates (smoothed delivery, offers, eligible and all requests per line
+item) are saved every `persist_every_s` under `pace:learned` (JSON, TTL a day); an
+instance's first refresh resumes them, decayed for the time since they were saved, so a
+restart does not fall back on the pooled prior.
+
 Counter keys (integers in the store; days in the catalog's time zone):
 
     pace:spend:<line_item>:<yyyymmdd>   spend in currency micros that day (TTL 3 days)
@@ -51,6 +60,7 @@ Counter keys (integers in the store; days in the catalog's time zone):
     pace:elig:<line_item>:total         requests the line item was eligible for (the engine
                                         asked its participation)
     pace:offer:<line_item>:total        those requests x participation, in thousandths
+    pace:learned                        the learned estimates (JSON, TTL a day)
 
 `record_delivery` writes the delivery counters (the beacon consumer calls it, with
 `spend_for_event` for the amount); `delivery_ops` gives the same increments for callers
@@ -92,6 +102,7 @@ DAY = 86400.0
 DAY_KEY_TTL = 3 * DAY
 HOUR_KEY_TTL = 9 * DAY
 REQ_TOTAL_KEY = "pace:req:total"
+LEARNED_KEY = "pace:learned"  # the learned estimates, so a restarted instance resumes them
 
 PARTICIPATION = Gauge("adgw_pacing_participation", "Pacing participation rate (0..1)", ["line_item"])
 DELIVERED = Gauge("adgw_pacing_delivered", "Goal units delivered (micros or impressions)", ["line_item", "period"])
@@ -284,6 +295,7 @@ class _State:
     basis: str = ""  # daily | lifetime_share | lifetime | open
     target: float | None = None  # ideal cumulative delivery today at the last refresh
     plan: tuple | None = None  # (day profile, its plan weights for this line item)
+    step_cap: float = math.inf  # units one instance may serve per refresh (impression-by-impression)
 
 
 class _DayProfile:
@@ -340,7 +352,9 @@ class PacingController:
                  smoothing_s: float = 900.0, frontload: float = 0.5, safety: float = 2.0,
                  prior_exposure: float = 2.0, prior_win_rate: float = 0.5, max_step_up: float = 2.0,
                  min_memory: float = 30.0, max_stale_s: float = 60.0, catch_up_s: float = 1800.0,
-                 max_catch_up: float = 2.0, catch_up_share: float = 0.04, metrics: bool = True) -> None:
+                 max_catch_up: float = 2.0, catch_up_share: float = 0.04, granular_imps: float = 4.0,
+                 granular_s: float = 60.0, granular_lag: float = 0.3, persist_every_s: float = 60.0,
+                 metrics: bool = True) -> None:
         self._store = store
         self._clock = clock
         self.refresh_interval_s = refresh_interval_s
@@ -357,6 +371,12 @@ class PacingController:
         self.catch_up_s = catch_up_s
         self.max_catch_up = max_catch_up
         self.catch_up_share = catch_up_share
+        self.granular_imps = granular_imps
+        self.granular_s = granular_s
+        self.granular_lag = granular_lag
+        self.persist_every_s = persist_every_s
+        self._learned: dict[str, list[float]] = {}  # estimates saved by an earlier instance, decayed
+        self._last_persist: float | None = None
         self._metrics = metrics
         self._states: dict[str, _State] = {}
         # per paced line item (by `_State.slot`): the current rate, and the eligible requests
@@ -511,6 +531,8 @@ class PacingController:
             values = await self._store.get_ints(keys) if keys else []
             if self._last_hour != hour:
                 await self._learn_hours(hour)
+            if self._last_refresh is None and self.persist_every_s > 0:
+                self._learned = await self._load_learned(now)
         except Exception as exc:  # store errors: hold the last rates, then fail closed
             self._pending_requests += pending
             self._calls_a += flushed[0]
@@ -547,8 +569,42 @@ class PacingController:
             self._rate_a[i] = st.rate
         self._last_refresh = now
         self._last_ok = now
+        self._learned = {}
+        if self.persist_every_s > 0 and (self._last_persist is None
+                                         or now - self._last_persist >= self.persist_every_s):
+            await self._save_learned(now)
         if self._metrics:
             self._export(now)
+
+    async def _save_learned(self, now: float) -> None:
+        """Write the learned estimates (smoothed delivery, offers, eligible and all
+        requests per line item) for an instance that starts later; best effort."""
+        doc = {"at": now, "items": {li: [st.acc_units, st.acc_exposure, st.acc_elig, st.acc_req]
+                                    for li, st in self._states.items()}}
+        try:
+            await self._store.set_json(LEARNED_KEY, doc, ttl=DAY)
+            self._last_persist = now
+        except Exception as exc:  # the rates do not depend on it: keep pacing
+            log.warning("pacing estimates not saved: %s", exc)
+
+    async def _load_learned(self, now: float) -> dict[str, list[float]]:
+        """The estimates an earlier instance saved, decayed for the time since as the
+        refresh would have decayed them; empty when none, unreadable or a day old."""
+        doc = await self._store.get_json(LEARNED_KEY)
+        if not isinstance(doc, dict) or not isinstance(doc.get("items"), dict):
+            return {}
+        at = doc.get("at")
+        if not isinstance(at, int | float) or not 0 <= now - at < DAY:
+            return {}
+        decay = math.exp(-(now - at) / self.smoothing_s)
+        out = {}
+        for li, values in doc["items"].items():
+            if li in self._states and isinstance(values, list) and len(values) == 4 \
+                    and all(isinstance(v, int | float) and math.isfinite(v) and v >= 0 for v in values):
+                units, exposure, elig, req = (float(v) for v in values)
+                keep = decay if exposure * decay >= self.min_memory else 1.0
+                out[li] = [units * keep, exposure * keep, elig * decay, req * decay]
+        return out
 
     def _counter_keys(self, day: str) -> tuple[list[str], list[str], list[str]]:
         """(offer keys, eligible keys, delivery keys to read: today's and the total, in
@@ -596,6 +652,8 @@ class PacingController:
         offered = 0 if first else max(0, offer_total - st.offer_seen) / 1000.0
         eligible = 0 if first else max(0, elig_total - st.elig_seen)
         st.total_seen, st.offer_seen, st.elig_seen = total_value, offer_total, elig_total
+        if first and spec.line_item_id in self._learned:  # resume what an earlier instance learned
+            st.acc_units, st.acc_exposure, st.acc_elig, st.acc_req = self._learned[spec.line_item_id]
         # forget old delivery only while enough offers stay in memory: a line item paced
         # to a trickle keeps learning from all it has seen instead of from its prior
         keep = decay if st.acc_exposure * decay >= self.min_memory else 1.0
@@ -617,6 +675,7 @@ class PacingController:
         share = (st.acc_elig + e0) / (st.acc_req + e0)  # eligible share of all requests
         st.periods = []
         st.local_served = 0.0
+        st.step_cap = math.inf
         st.target = None
         if (spec.start is not None and now < spec.start) or (spec.end is not None and now >= spec.end):
             st.rate, st.reason, st.allowance = 0.0, "out_of_flight", 0.0
@@ -655,7 +714,7 @@ class PacingController:
             cap = remaining_min / (self.safety * expected_full) if expected_full > 0 else 1.0
             if cap < rate:
                 rate, reason = cap, "allowance"
-        st.allowance = remaining_min / self.safety * self._local_share
+        st.allowance = min(remaining_min / self.safety * self._local_share, st.step_cap)
         # a rate may fall at once but rises at most `max_step_up` times (plus 1%) per
         # refresh: a noisy early estimate cannot open the throttle in one step
         if st.reason not in ("goal_met", "out_of_flight", "stale"):  # a fresh start is not a step
@@ -721,8 +780,28 @@ class PacingController:
         # not overshoot the curve the other way
         running = max(0.0, x - first) * HOUR
         catch_up = min(self.catch_up_s, max(self.refresh_interval_s, self.catch_up_share * running))
-        gap = (planned - done) / min(catch_up, max(self.refresh_interval_s, p_end - now))
-        need = density + min(gap, self.max_catch_up * density)
+        gap_units = planned - done
+        limit = self.max_catch_up * density
+        one = spec.max_unit_per_request  # an impression's worth at most (CPM rate / 1000, CPCV rate, 1)
+        granular = bool(one) and density * catch_up < self.granular_imps * one
+        if granular:
+            # a few impressions per catch-up window: delivery comes in whole impressions, each
+            # a large share of the plan (an ideal of 9.1 by 03:00 is met by 9 or 10, not 8).
+            # Track the plan impression by impression: the next one is due once the plan is
+            # `granular_lag` of an impression past what was delivered, and is bid for within
+            # `granular_s` (the capacity is there: such line items bid on a sliver of their
+            # eligible requests); ahead of the plan by part of an impression, wait for it.
+            # The delivered count then stays within about an impression of the plan instead
+            # of drifting one or two behind or ahead for an hour at a time.
+            catch_up = min(catch_up, self.granular_s)
+            gap_units -= self.granular_lag * one
+            limit = max(limit, one / catch_up)
+        gap = gap_units / min(catch_up, max(self.refresh_interval_s, p_end - now))
+        need = density + min(gap, limit)
+        if granular:
+            # and one impression per refresh (unless the plan needs more): two wins landing
+            # before the counters show the first would put it a whole impression past its plan
+            st.step_cap = max(0.5 * one, 3.0 * need * self.refresh_interval_s)
         if need <= 0:
             return 0.0, "ahead"
         if value is None:

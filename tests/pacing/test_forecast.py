@@ -105,3 +105,75 @@ def test_scheduled_events_are_validated():
     for args in ((10.0, 5.0, 2.0), (0.0, 10.0, 0.0), (0.0, float("inf"), 2.0)):
         with pytest.raises(ValueError):
             ScheduledEvent(*args)
+
+
+def noisy_history(forecast: TrafficForecast, days: int, noise: float, seed: int = 5,
+                  level: float = 40_000.0) -> dict[int, float]:
+    """Hourly counts on the prior's shape with lognormal hour-to-hour noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    counts = {h: level * prior_weight(h) * float(rng.lognormal(0.0, noise)) for h in range(H0 - 24 * days, H0)}
+    forecast.observe_many(counts)
+    return counts
+
+
+def seasonal_baseline(counts: dict[int, float], h: int) -> float:
+    """The seasonal-naive estimate the forecast starts from: yesterday (weekday-corrected)
+    and a week ago, averaged."""
+    day = counts[h - 24] * prior_weight(h) / prior_weight(h - 24)
+    return 0.5 * day + 0.5 * counts[h - 168]
+
+
+def run_last_hours_at(forecast: TrafficForecast, counts: dict[int, float], factor: float, hours: int = 3) -> None:
+    for h in range(H0 - hours, H0):
+        forecast.observe(h, factor * seasonal_baseline(counts, h))
+
+
+@pytest.mark.parametrize("factor", [1.04, 0.96])
+def test_normal_noise_in_the_last_hours_does_not_move_the_level(factor):
+    """With 3% hour-to-hour noise in the history, the last hours running 4% above (or
+    below) their baseline is normal noise: the day ahead is forecast from the seasonal
+    baseline, not 4% off (the bias that held plans under the ideal all morning)."""
+    f = TrafficForecast()
+    counts = noisy_history(f, 8, noise=0.03)
+    run_last_hours_at(f, counts, factor)
+    for h in (H0 + 2, H0 + 12, H0 + 20):
+        assert f.expected(h) == pytest.approx(seasonal_baseline(counts, h), rel=1e-9)
+    naive = TrafficForecast(noise_z=0.0)  # the level as measured, without the noise test
+    naive.observe_many(counts)
+    run_last_hours_at(naive, counts, factor)
+    assert naive.expected(H0 + 12) == pytest.approx(factor * seasonal_baseline(counts, H0 + 12), rel=1e-9)
+
+
+@pytest.mark.parametrize("factor", [1.3, 0.7, 2.0])
+def test_a_real_level_shift_stands_out_of_the_noise_and_moves_the_level(factor):
+    f = TrafficForecast()
+    counts = noisy_history(f, 8, noise=0.03)
+    run_last_hours_at(f, counts, factor)
+    for h in (H0 + 2, H0 + 12):
+        got = f.expected(h) / seasonal_baseline(counts, h)
+        assert got == pytest.approx(factor, rel=0.03)  # shrunk by at most a few percent
+        assert abs(got - 1.0) > 0.9 * abs(factor - 1.0)
+
+
+def test_the_dead_band_is_the_noise_measured_in_the_history():
+    """The same 8% excess in the last hours is noise in a history that wanders 8% hour
+    to hour, and a level shift in one that wanders 1%."""
+    noisy = TrafficForecast()
+    noisy_counts = noisy_history(noisy, 8, noise=0.08)
+    run_last_hours_at(noisy, noisy_counts, 1.08)
+    assert noisy.expected(H0 + 12) == pytest.approx(seasonal_baseline(noisy_counts, H0 + 12), rel=1e-9)
+    quiet = TrafficForecast()
+    quiet_counts = noisy_history(quiet, 8, noise=0.01)
+    run_last_hours_at(quiet, quiet_counts, 1.08)
+    assert quiet.expected(H0 + 12) / seasonal_baseline(quiet_counts, H0 + 12) == pytest.approx(1.08, rel=0.01)
+
+
+def test_with_too_little_history_to_measure_noise_the_level_moves_as_measured():
+    f = TrafficForecast()
+    counts = noisy_history(f, 1, noise=0.03)  # one day: no earlier level statistic to measure noise on
+    for h in range(H0, H0 + 3):
+        f.observe(h, 1.05 * counts[h - 24] * prior_weight(h) / prior_weight(h - 24))
+    h = H0 + 8
+    assert f.expected(h) == pytest.approx(1.05 * counts[h - 24] * prior_weight(h) / prior_weight(h - 24), rel=1e-9)
