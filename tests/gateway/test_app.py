@@ -60,7 +60,10 @@ async def test_startup_heap_is_frozen_out_of_full_collections(client):
     app = client.server.app
     tracked = gc.get_objects(generation=None)  # every object a collection would walk
     assert gc.get_freeze_count() > 0
-    assert gc.get_threshold()[0] >= 10_000  # young collections per 10k allocations, not 700
+    from gateway.app import YOUNG_GC_THRESHOLD
+
+    # the young generation is collected on the gateway's own schedule, not CPython's 700
+    assert gc.get_threshold()[0] == YOUNG_GC_THRESHOLD > 700
     # what startup built (the catalog snapshot, the beacon pipeline) is out of reach of a
     # full collection, which would otherwise walk it on every gen-2 pass
     live = {id(o) for o in tracked}
