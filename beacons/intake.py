@@ -191,7 +191,7 @@ class BeaconIntake:
             if not isinstance(exc, Exception):
                 raise
             return
-        taken()
+        taken()  # the append fired it already; a guard: a batch left "forming" would stall the intake
         for (_, fut), verdict in zip(queue, verdicts, strict=True):
             if not fut.done():
                 fut.set_result(verdict)

@@ -31,7 +31,7 @@ reference (`Engine.swap_catalog`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -290,18 +290,25 @@ def _creative(obj: Any, path: str, problems: _Problems, seen: set[str],
     )
 
 
-def _caps(raw: Any, path: str, problems: _Problems) -> tuple[FrequencyCap, ...]:
+def _objects(raw: Any, path: str, problems: _Problems) -> Iterator[tuple[str, dict]]:
+    """The objects of an optional list field, each with its path (`path[i]`); a missing
+    field is empty, and what is not a list, or not an object in it, is a problem."""
     if raw is None:
-        return ()
+        return
     if not isinstance(raw, list):
         problems.add(path, "must be a list")
-        return ()
+        return
+    for i, item in enumerate(raw):
+        item_path = f"{path}[{i}]"
+        if isinstance(item, dict):
+            yield item_path, item
+        else:
+            problems.add(item_path, "must be an object")
+
+
+def _caps(raw: Any, path: str, problems: _Problems) -> tuple[FrequencyCap, ...]:
     caps = []
-    for i, c in enumerate(raw):
-        cp = f"{path}[{i}]"
-        if not isinstance(c, dict):
-            problems.add(cp, "must be an object")
-            continue
+    for cp, c in _objects(raw, path, problems):
         n = _get(c, "n", int, cp, problems)
         window = _get(c, "per", str, cp, problems)
         scope = _get(c, "scope", str, cp, problems, required=False, default="line_item")
@@ -321,17 +328,8 @@ def _caps(raw: Any, path: str, problems: _Problems) -> tuple[FrequencyCap, ...]:
 
 
 def _dayparts(raw: Any, path: str, problems: _Problems) -> tuple[Daypart, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        problems.add(path, "must be a list")
-        return ()
     out = []
-    for i, d in enumerate(raw):
-        dp = f"{path}[{i}]"
-        if not isinstance(d, dict):
-            problems.add(dp, "must be an object")
-            continue
+    for dp, d in _objects(raw, path, problems):
         days = _get(d, "days", list, dp, problems, required=False, default=list(range(7)))
         start = _get(d, "start_hour", int, dp, problems, required=False, default=0)
         end = _get(d, "end_hour", int, dp, problems, required=False, default=24)
@@ -431,17 +429,8 @@ def _line_item(obj: Any, path: str, problems: _Problems, seen: set[str], campaig
 
 
 def _floors(raw: Any, problems: _Problems) -> tuple[FloorRule, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        problems.add("floors", "must be a list")
-        return ()
     out = []
-    for i, f in enumerate(raw):
-        fp = f"floors[{i}]"
-        if not isinstance(f, dict):
-            problems.add(fp, "must be an object")
-            continue
+    for fp, f in _objects(raw, "floors", problems):
         unknown = set(f) - {"cpm_micros", "per_second_micros", "channel", "genre", "daypart", "rating"}
         if unknown:
             problems.add(fp, f"unknown field(s) {sorted(unknown)}")
@@ -455,17 +444,8 @@ def _floors(raw: Any, problems: _Problems) -> tuple[FloorRule, ...]:
 def _traffic_events(raw: Any, problems: _Problems) -> tuple[ScheduledEvent, ...]:
     """`traffic_events`: [{"name", "start", "end", "factor"}], the scheduled events the
     pacing forecast plans for (`factor` x the usual traffic between start and end)."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        problems.add("traffic_events", "must be a list")
-        return ()
     out = []
-    for i, ev in enumerate(raw):
-        path = f"traffic_events[{i}]"
-        if not isinstance(ev, dict):
-            problems.add(path, "must be an object")
-            continue
+    for path, ev in _objects(raw, "traffic_events", problems):
         start = _time(ev.get("start"), f"{path}.start", problems)
         end = _time(ev.get("end"), f"{path}.end", problems)
         factor = ev.get("factor")
