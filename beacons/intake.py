@@ -105,6 +105,33 @@ class _Item:
     leader: int | None = None  # index of an earlier copy in the same batch
 
 
+class _Taken:
+    """Called once a coalesced batch is taken into a spool commit (or failed, or its
+    task ended): the next batch may form then. Idempotent."""
+
+    __slots__ = ("intake", "loop", "pending", "callers")
+
+    def __init__(self, intake: BeaconIntake, loop: asyncio.AbstractEventLoop,
+                 callers: list[tuple[RawBeacon, asyncio.Future[Verdict]]]) -> None:
+        self.intake = intake
+        self.loop = loop
+        self.pending = True
+        self.callers = callers
+
+    def __call__(self) -> None:
+        if self.pending:
+            self.pending = False
+            self.intake._release(self.loop)
+
+    def done(self, task: asyncio.Task[None]) -> None:
+        self.intake._batches.discard(task)
+        self()
+        if task.cancelled():  # perhaps before its first step: no caller waits forever
+            for _, fut in self.callers:
+                if not fut.done():
+                    fut.cancel()
+
+
 def _derive_secret(signer: TokenSigner) -> bytes:
     kid = signer.keys.signing_kid
     return hmac.new(signer.keys.secret(kid), b"adgw-ifa-hash", hashlib.sha256).digest()
@@ -159,25 +186,27 @@ class BeaconIntake:
     def _flush(self) -> None:
         self._flush_pending = False
         queue, self._queue = self._queue, []
+        loop = asyncio.get_running_loop()
         for start in range(0, len(queue), MAX_COALESCED):
-            task = asyncio.get_running_loop().create_task(self._run(queue[start:start + MAX_COALESCED]))
+            # forming from the moment it is cut from the queue, not from its task's first
+            # step: beacons arriving in between would cut a second batch for the same commit
+            self._forming += 1
+            batch = queue[start:start + MAX_COALESCED]
+            taken = _Taken(self, loop, batch)
+            task = loop.create_task(self._run(batch, taken))
             self._batches.add(task)
-            task.add_done_callback(self._batches.discard)
+            # a guard: a batch left "forming" (its task cancelled before its first step,
+            # say) would stall the intake
+            task.add_done_callback(taken.done)
 
-    async def _run(self, queue: list[tuple[RawBeacon, asyncio.Future[Verdict]]]) -> None:
+    def _release(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._forming -= 1
+        self._schedule_flush(loop)
+
+    async def _run(self, queue: list[tuple[RawBeacon, asyncio.Future[Verdict]]], taken: _Taken) -> None:
         # a caller that stops waiting (timeout, disconnect) does not cancel the others:
         # the batch runs to its end and settles its dedup marks
         self.coalesced_batches += 1
-        self._forming += 1
-        forming = True
-
-        def taken() -> None:
-            nonlocal forming
-            if forming:
-                forming = False
-                self._forming -= 1
-                self._schedule_flush(asyncio.get_running_loop())
-
         try:
             verdicts = await self.accept_batch([raw for raw, _ in queue], _taken=taken)
         except BaseException as exc:
@@ -191,7 +220,6 @@ class BeaconIntake:
             if not isinstance(exc, Exception):
                 raise
             return
-        taken()  # the append fired it already; a guard: a batch left "forming" would stall the intake
         for (_, fut), verdict in zip(queue, verdicts, strict=True):
             if not fut.done():
                 fut.set_result(verdict)

@@ -101,7 +101,8 @@ class Spool:
         # group commits go to a writer thread of their own through a plain queue: the
         # executor's future chaining cost ~16 us more per commit, and at moderate rates
         # a commit carries two or three beacons
-        self._writes: queue.SimpleQueue[tuple[asyncio.Future[tuple[int, int]], bytes] | None] = queue.SimpleQueue()
+        self._writes: queue.SimpleQueue[tuple[Position, list[asyncio.Future[Position]], bytes] | None] = (
+            queue.SimpleQueue())
         self._writer: threading.Thread | None = None
         # checkpoints on a thread of their own: two fsyncs queued ahead of a group commit
         # would hold every beacon answer waiting for it
@@ -120,9 +121,15 @@ class Spool:
         self._pending: list[tuple[bytes, asyncio.Future[Position]]] = []
         self._on_taken: list[Callable[[], None]] = []
         self._pending_bytes = 0
-        self._wake = asyncio.Event()
+        # the commit cycle runs on callbacks (append -> timer or at once -> writer thread
+        # -> _committed), not a task: a task woken by an Event, a sleep and a future cost
+        # ~40 us of Python per commit, and at moderate rates a commit carries one or two
+        # beacons
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._in_commit = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._drained: asyncio.Future[None] | None = None
         self.data_ready = asyncio.Event()  # set whenever new durable records exist
-        self._committer: asyncio.Task[None] | None = None
         self._closing = False
         self.corrupt_records = 0
         self.syncs = 0  # group commits done (one fdatasync each)
@@ -131,9 +138,9 @@ class Spool:
     async def open(self) -> Spool:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._open_sync)
+        self._loop = loop
         self._writer = threading.Thread(target=self._writer_main, args=(loop,), name="spool-writer", daemon=True)
         self._writer.start()
-        self._committer = asyncio.create_task(self._commit_loop(), name="spool-commit")
         self._publish_depth()
         if self.depth_bytes:
             self.data_ready.set()
@@ -174,9 +181,15 @@ class Spool:
 
     async def close(self) -> None:
         self._closing = True
-        self._wake.set()
-        if self._committer is not None:
-            await self._committer
+        if self._timer is not None:  # closing: what is queued goes now
+            self._timer.cancel()
+            self._timer = None
+        loop = asyncio.get_running_loop()
+        while self._in_commit or (self._pending and self._writer is not None):
+            if not self._in_commit:
+                self._start_commit()
+            self._drained = loop.create_future()
+            await self._drained
         if self._checkpoint > self._persisted:
             await self._persist([])
         loop = asyncio.get_running_loop()
@@ -184,6 +197,7 @@ class Spool:
             self._writes.put(None)
             await loop.run_in_executor(self._executor, self._writer.join)
         await loop.run_in_executor(self._executor, self._close_sync)
+        self._writer = None
         self._executor.shutdown(wait=True)
         self._checkpoint_io.shutdown(wait=True)
 
@@ -210,9 +224,10 @@ class Spool:
         perhaps others of the same commit first); None when there was nothing to write.
         `on_taken` is called once these records leave the queue for a commit (or at
         once, when nothing is queued): a producer that waits for it before preparing its
-        next batch hands the spool one batch per commit."""
+        next batch hands the spool one batch per commit. A caller that stops waiting
+        does not withdraw its records: they are written all the same."""
         try:
-            if self._closing or self._committer is None:
+            if self._closing or self._writer is None:
                 raise SpoolError("spool is closed")
             blob = b"".join(r.encode() for r in records)
             if self.depth_bytes + self._pending_bytes + len(blob) > self.max_bytes:
@@ -225,63 +240,78 @@ class Spool:
             if on_taken is not None:
                 on_taken()
             return None
-        fut: asyncio.Future[Position] = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        assert loop is not None
+        fut: asyncio.Future[Position] = loop.create_future()
         self._pending.append((blob, fut))
         self._pending_bytes += len(blob)
         if on_taken is not None:
             self._on_taken.append(on_taken)
-        self._wake.set()
-        start = await asyncio.shield(fut)
+        if not self._in_commit and self._timer is None:
+            self._schedule_commit(loop)
+        start = await fut
         metrics.SPOOLED.inc(len(records))
         return start
 
-    async def _commit_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if not self._pending:
-                if self._closing:
-                    return
-                continue
-            wait = self._commit_started + self.commit_interval_s - loop.time()
-            if wait > 0 and not self._closing:
-                await asyncio.sleep(wait)
-            self._commit_started = loop.time()
-            start = self.end
-            batch, self._pending, self._pending_bytes = self._pending, [], 0
-            taken, self._on_taken = self._on_taken, []
-            for callback in taken:
-                callback()
-            written: asyncio.Future[tuple[int, int]] = loop.create_future()
-            self._writes.put((written, b"".join(b for b, _ in batch)))
-            try:
-                seg, size = await written
-            except OSError as exc:
-                log.error("spool write failed: %s", exc)
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(SpoolError(f"spool write failed: {exc.strerror}"))
-                continue
+    def _schedule_commit(self, loop: asyncio.AbstractEventLoop) -> None:
+        due = self._commit_started + self.commit_interval_s
+        if due > loop.time():
+            self._timer = loop.call_at(due, self._start_commit)
+        else:
+            self._start_commit()
+
+    def _start_commit(self) -> None:
+        self._timer = None
+        if self._in_commit or not self._pending:
+            return
+        loop = self._loop
+        assert loop is not None
+        self._in_commit = True
+        self._commit_started = loop.time()
+        batch, self._pending, self._pending_bytes = self._pending, [], 0
+        taken, self._on_taken = self._on_taken, []
+        self._writes.put((self.end, [fut for _, fut in batch], b"".join(b for b, _ in batch)))
+        for callback in taken:
+            callback()
+
+    def _committed(self, start: Position, futs: list[asyncio.Future[Position]],
+                   result: tuple[int, int] | None, exc: BaseException | None) -> None:
+        """On the loop, once the writer thread has written and fsynced a commit."""
+        self._in_commit = False
+        if exc is not None:
+            log.error("spool write failed: %s", exc)
+            reason = exc.strerror if isinstance(exc, OSError) else repr(exc)
+            for fut in futs:
+                if not fut.done():
+                    fut.set_exception(SpoolError(f"spool write failed: {reason}"))
+        else:
+            assert result is not None
+            seg, size = result
             self._sizes[seg] = size
             self._active = seg
-            for _, fut in batch:
+            for fut in futs:
                 if not fut.done():
                     fut.set_result(start)
             self._publish_depth()
             self.data_ready.set()
-            if self._pending:
-                self._wake.set()
+        if self._pending and self._timer is None:
+            if self._closing:
+                self._start_commit()
+            else:
+                assert self._loop is not None
+                self._schedule_commit(self._loop)
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
 
     def _writer_main(self, loop: asyncio.AbstractEventLoop) -> None:
         while (item := self._writes.get()) is not None:
-            done, blob = item
+            start, futs, blob = item
             try:
                 result = self._write_sync(blob)
-            except BaseException as exc:  # the commit loop decides; this thread keeps serving
-                loop.call_soon_threadsafe(_settle, done, None, exc)
+            except BaseException as exc:  # the loop decides; this thread keeps serving
+                loop.call_soon_threadsafe(self._committed, start, futs, None, exc)
             else:
-                loop.call_soon_threadsafe(_settle, done, result, None)
+                loop.call_soon_threadsafe(self._committed, start, futs, result, None)
 
     def _write_sync(self, blob: bytes) -> tuple[int, int]:
         if self._w_size and self._w_size + len(blob) > self.segment_bytes:
