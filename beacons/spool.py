@@ -68,14 +68,6 @@ def _decode(body: bytes) -> SpoolRecord:
     return SpoolRecord(kind, body[start:start + klen], body[start + klen:], received_ms)
 
 
-def _settle(fut: asyncio.Future, result: object, exc: BaseException | None) -> None:
-    if not fut.done():
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(result)
-
-
 def _seg_name(n: int) -> str:
     return f"seg-{n:012d}.log"
 

@@ -90,6 +90,49 @@ def test_errors_carry_reasons():
     assert e.value.reason == MALFORMED_TOKEN
 
 
+def test_a_genuine_token_with_a_mistyped_field_is_malformed_even_after_good_ones():
+    """Field types are checked once per token shape; a shape never seen is checked field
+    by field, whatever good tokens came before (the key holder's own bug, not a forgery)."""
+    import orjson
+
+    from beacons.tokens import VERSION, _b64
+
+    signer_ = signer(clock=lambda: NOW)
+    good = claims(1, now=NOW)
+    assert signer_.verify(signer_.sign(good)).imp_id == good.imp_id
+    values = [VERSION, *good]
+    values[TokenClaims._fields.index("pod_pos") + 1] = True  # a bool where an int belongs
+    signed = f"k2.{_b64(orjson.dumps(values[:-1]))}"  # without kid, as sign() writes
+    token = f"{signed}.{signer_._mac(signer_.keys.secret('k2'), signed)}"
+    with pytest.raises(TokenInvalid) as e:
+        signer_.verify(token)
+    assert e.value.reason == MALFORMED_TOKEN and "pod_pos" in str(e.value)
+
+
+def test_verified_token_cache_is_bounded_and_still_checks_revocation_and_expiry():
+    now = [NOW]
+    ring = KeyRing.parse(KEYS)  # k2 signs, k1 verifies
+    signer_ = TokenSigner(ring, clock=lambda: now[0])
+    signer_.cache_size = 4
+    tokens = [signer_.sign(claims(i, now=NOW, expires_at=int(NOW) + 60)) for i in range(10)]
+    for _ in range(2):  # the second pass meets evicted and cached tokens alike
+        for i, token in enumerate(tokens):
+            assert signer_.verify(token).imp_id == claims(i, now=NOW).imp_id
+            assert len(signer_._verified) + len(signer_._verified_old) <= signer_.cache_size
+    cached = tokens[-1]
+    now[0] = NOW + 60 + signer_.skew_s + 1
+    with pytest.raises(TokenExpired):
+        signer_.verify(cached)
+    now[0] = NOW
+    old = TokenSigner(KeyRing.parse("k1:first-secret-0123456789"), clock=lambda: NOW)
+    token = old.sign(claims(3, now=NOW))
+    assert signer_.verify(token).kid == "k1"  # now cached
+    ring.revoke("k1")
+    with pytest.raises(TokenInvalid) as e:
+        signer_.verify(token)
+    assert e.value.reason == REVOKED_KEY
+
+
 def test_wrong_key_same_kid_is_forged():
     forger = TokenSigner(KeyRing.parse("k2:attacker-secret-0123456789"), clock=lambda: NOW)
     with pytest.raises(TokenInvalid) as e:
