@@ -1,4 +1,4 @@
-"""Redis store (redis.asyncio). Batch methods pipeline; connection failures become
+"""Redis store (redis.asyncio; the hot scripts through `redis_pipe`). Batch methods pipeline; connection failures become
 `StoreUnavailable` so callers can degrade instead of failing the request."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from store.base import StoreError, StoreUnavailable
+from store.redis_pipe import RedisPipe
 
 # The batch forms: one EVALSHA per chunk instead of one command per key, and the chunk
 # sent as a single JSON argument the script decodes (cjson is built into Redis's Lua).
@@ -86,6 +87,9 @@ class RedisStore:
         # Script objects load themselves again when the server has lost its script cache
         self._incr_many = self._client.register_script(_INCR_MANY)
         self._pop_many = self._client.register_script(_POP_MANY)
+        # the scripts run on every beacon batch: through a lean pipelined connection
+        # where the URL allows (store/redis_pipe.py says why)
+        self._pipe = RedisPipe.from_url(url, timeout_s=socket_timeout)
 
     @property
     def client(self) -> aioredis.Redis:
@@ -106,7 +110,10 @@ class RedisStore:
         out: list[int] = []
         for at in range(0, len(ops), CHUNK):  # in order: a key repeated across chunks adds up in sequence
             blob = orjson.dumps([(k, str(int(amount)), _ms(ttl)) for k, amount, ttl in ops[at:at + CHUNK]])
-            out += await self._incr_many(keys=(), args=(blob,))
+            if self._pipe is not None:
+                out += await self._pipe.evalsha(_INCR_MANY, blob)
+            else:
+                out += await self._incr_many(keys=(), args=(blob,))
         return out
 
     @_translate
@@ -137,7 +144,11 @@ class RedisStore:
     async def pop_many(self, keys: Sequence[str]) -> list[bytes | None]:
         out: list[bytes | None] = []
         for at in range(0, len(keys), CHUNK):
-            out += await self._pop_many(keys=(), args=(orjson.dumps(list(keys[at:at + CHUNK])),))
+            blob = orjson.dumps(list(keys[at:at + CHUNK]))
+            if self._pipe is not None:
+                out += await self._pipe.evalsha(_POP_MANY, blob)
+            else:
+                out += await self._pop_many(keys=(), args=(blob,))
         return out
 
     @_translate
@@ -183,4 +194,6 @@ class RedisStore:
         return await self.set_if_absent(key, orjson.dumps(value), ttl)
 
     async def close(self) -> None:
+        if self._pipe is not None:
+            await self._pipe.close()
         await self._client.aclose()
