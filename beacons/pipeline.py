@@ -12,7 +12,7 @@ from pathlib import Path
 
 from beacons.forwarder import Forwarder
 from beacons.intake import BeaconIntake, IntakeConfig
-from beacons.spool import Spool
+from beacons.spool import ProcessLoad, Spool
 from beacons.tokens import KeyRing, TokenSigner
 from store import Store
 
@@ -46,7 +46,7 @@ class BeaconPipeline:
         config = intake_config or IntakeConfig()
         if config.gateway_id == "adgw":
             config = replace(config, gateway_id=default_gateway_id())
-        spool = await Spool(Path(spool_dir), max_bytes=spool_max_bytes).open()
+        spool = await Spool(Path(spool_dir), max_bytes=spool_max_bytes, busy=ProcessLoad()).open()
         intake = BeaconIntake(signer, spool, store, config=config, geo=geo)
         forwarder = None
         if kafka_bootstrap:

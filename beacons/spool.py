@@ -7,9 +7,10 @@ atomically); `DIR/LOCK` (flock: one process per spool directory).
 
 Appends are group-committed: whatever accumulates while one write+fdatasync runs goes
 into the next, so `append` returns only after its bytes are on disk. Commits start at
-most every `commit_interval_s` (1 ms): an fdatasync costs ~0.2 ms of kernel CPU here
-however little it writes, and back-to-back commits of two or three beacons each spent
-most of a core on them under load. An idle spool commits at once. Each open starts a new segment, so older
+most every `commit_interval_s` (1 ms), stretching to 4 ms as the process nears a full
+core (`busy`): each commit costs an fdatasync, a thread hand-off and the dedup claim of
+its batch however few beacons it carries, and back-to-back commits of one or two
+beacons each spent most of a core on them under load. An idle spool commits at once. Each open starts a new segment, so older
 segments are sealed; a torn tail left by a crash fails its CRC and ends its segment.
 """
 
@@ -83,11 +84,20 @@ def _fsync_dir(path: Path) -> None:
 class Spool:
     def __init__(self, directory: str | os.PathLike[str], *, max_bytes: int = 1 << 30,
                  segment_bytes: int = 64 << 20, commit_interval_s: float = 0.001, checkpoint_every_s: float = 0.2,
-                 checkpoint_every_bytes: int = 256 << 10) -> None:
+                 checkpoint_every_bytes: int = 256 << 10, busy: Callable[[], float] | None = None,
+                 busy_commit_interval_s: float = 0.004) -> None:
         self.dir = Path(directory)
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self.commit_interval_s = commit_interval_s
+        # Under load the interval stretches toward `busy_commit_interval_s`: `busy()` says
+        # how much of a core the process used lately (ProcessLoad). Each commit costs a
+        # claim round trip, a thread hand-off and several wake-ups; with one beacon per
+        # commit, at half the sustained rate, a beacon cost twice its CPU at full load and
+        # the server ran near saturation, its p99 set by queueing. Idle or light, commits
+        # still start at once / every `commit_interval_s`.
+        self.busy = busy
+        self.busy_commit_interval_s = max(commit_interval_s, busy_commit_interval_s)
         self._commit_started = float("-inf")
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="spool")
         # group commits go to a writer thread of their own through a plain queue: the
@@ -245,8 +255,17 @@ class Spool:
         metrics.SPOOLED.inc(len(records))
         return start
 
+    def interval_s(self) -> float:
+        """The pause between commit starts now: `commit_interval_s` up to half a core
+        busy, stretching linearly to `busy_commit_interval_s` at 90%."""
+        low = self.commit_interval_s
+        if self.busy is None:
+            return low
+        share = min(1.0, max(0.0, (self.busy() - 0.5) / 0.4))
+        return low + (self.busy_commit_interval_s - low) * share
+
     def _schedule_commit(self, loop: asyncio.AbstractEventLoop) -> None:
-        due = self._commit_started + self.commit_interval_s
+        due = self._commit_started + self.interval_s()
         if due > loop.time():
             self._timer = loop.call_at(due, self._start_commit)
         else:
@@ -445,3 +464,26 @@ class Spool:
         for n in done:
             with contextlib.suppress(FileNotFoundError):
                 (self.dir / _seg_name(n)).unlink()
+
+
+class ProcessLoad:
+    """How much of a core this process used over the last `window_s` or so (all its
+    threads: CPU time over wall time), for `Spool.busy`. Measured when asked, at most
+    every `window_s`; the clocks are parameters."""
+
+    def __init__(self, *, window_s: float = 0.1, wall: Callable[[], float] = time.monotonic,
+                 cpu: Callable[[], float] = time.process_time) -> None:
+        self.window_s = window_s
+        self._wall = wall
+        self._cpu = cpu
+        self._since = (wall(), cpu())
+        self.share = 0.0
+
+    def __call__(self) -> float:
+        now = self._wall()
+        wall0, cpu0 = self._since
+        if now - wall0 >= self.window_s:
+            cpu = self._cpu()
+            self.share = (cpu - cpu0) / (now - wall0)
+            self._since = (now, cpu)
+        return self.share

@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from beacons.errors import SpoolError, SpoolFull, SpoolLocked
-from beacons.spool import KIND_EVENT, KIND_INVALID, Position, Spool, SpoolRecord
+from beacons.spool import KIND_EVENT, KIND_INVALID, Position, ProcessLoad, Spool, SpoolRecord
 
 
 def rec(i: int, kind: int = KIND_EVENT) -> SpoolRecord:
@@ -160,6 +160,46 @@ async def test_commits_are_paced_but_an_idle_spool_commits_at_once(tmp_path):
     assert spool.syncs == 3
     assert len(list(spool.iter_all())) == 41
     await spool.close()
+
+
+def test_the_commit_interval_stretches_with_the_process_load(tmp_path):
+    load = [0.0]
+    spool = Spool(tmp_path, commit_interval_s=0.001, busy_commit_interval_s=0.004, busy=lambda: load[0])
+    seen = {}
+    for share in (0.0, 0.3, 0.5, 0.7, 0.9, 1.0, 2.0):
+        load[0] = share
+        seen[share] = round(spool.interval_s() * 1000, 6)
+    assert seen == {0.0: 1.0, 0.3: 1.0, 0.5: 1.0, 0.7: 2.5, 0.9: 4.0, 1.0: 4.0, 2.0: 4.0}
+    assert Spool(tmp_path, commit_interval_s=0.001).interval_s() == 0.001  # no load measure: fixed
+
+
+def test_process_load_is_cpu_time_over_wall_time_per_window():
+    wall, cpu = [100.0], [5.0]
+    load = ProcessLoad(window_s=0.1, wall=lambda: wall[0], cpu=lambda: cpu[0])
+    assert load() == 0.0
+    wall[0], cpu[0] = 100.2, 5.15
+    assert load() == pytest.approx(0.75)
+    wall[0], cpu[0] = 100.25, 5.2  # within the window: the last figure stands
+    assert load() == pytest.approx(0.75)
+    wall[0], cpu[0] = 100.4, 5.21
+    assert load() == pytest.approx(0.06 / 0.2)
+
+
+async def test_a_busy_process_gathers_appends_into_longer_commits(tmp_path):
+    """Fully busy, commits start every `busy_commit_interval_s`: what arrives within it
+    shares one commit (beside an idle spool, which still commits at once)."""
+    spool = await Spool(tmp_path, commit_interval_s=0.001, busy_commit_interval_s=1.0, busy=lambda: 1.0).open()
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        await spool.append([rec(0)])  # idle: at once
+        assert loop.time() - started < 0.5
+        started = loop.time()
+        await asyncio.gather(*(spool.append([rec(i)]) for i in range(1, 30)))
+        assert loop.time() - started >= 0.5
+        assert spool.syncs == 2
+    finally:
+        await spool.close()
 
 
 async def test_on_taken_fires_when_a_commit_takes_the_records(tmp_path):
