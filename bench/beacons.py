@@ -181,6 +181,24 @@ def fsync_latency(directory: str, n: int = 200) -> tuple[float, float]:
     return lat[n // 2] * 1000, lat[min(n - 1, int(n * 0.99))] * 1000
 
 
+def host_ticks() -> list[int] | None:
+    """The host's CPU time counters (/proc/stat: user .. steal), or None off Linux."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_share(before: list[int] | None) -> float:
+    """The share of CPU time the hypervisor took from this VM since `before`: on a shared
+    host it says how far a phase's figures were the host's doing."""
+    after = host_ticks()
+    if before is None or after is None:
+        return float("nan")
+    delta = [a - b for a, b in zip(after, before, strict=True)]
+    return delta[7] / max(1, sum(delta))
+
+
 def own_cpu_seconds() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
@@ -193,6 +211,7 @@ class Phase:
     statuses: dict[int, int] = field(default_factory=dict)
     server_cpu_us: float = float("nan")  # per answered beacon
     client_cpu_us: float = float("nan")
+    steal: float = float("nan")  # the host's CPU steal during the phase
 
     @property
     def rate(self) -> float:
@@ -255,8 +274,9 @@ async def open_loop(session: aiohttp.ClientSession, base: str, toks: list[str], 
 
 
 def line(name: str, what: str, ph: Phase, extra: str = "") -> str:
+    steal = "" if ph.steal != ph.steal else f"   steal {ph.steal:.0%}"
     return (f"{name:<14} {what:<18} {ph.rate:>8.0f}/s   p50 {ph.pct(0.5):7.2f} ms   p99 {ph.pct(0.99):7.2f} ms"
-            f"   {dict(sorted(ph.statuses.items()))}{extra}")
+            f"   {dict(sorted(ph.statuses.items()))}{steal}{extra}")
 
 
 async def worst_loop_lag_ms(session: aiohttp.ClientSession, base: str) -> float | None:
@@ -300,9 +320,10 @@ async def measure(name: str, base: str, pid: int, args: argparse.Namespace) -> t
         await closed_loop(session, base, tokens(min(500, args.requests)), args.concurrency)  # warm up
         toks = tokens(args.requests)
         await worst_loop_lag_ms(session, base)  # starts the gateway's worst-lag window
-        server0, client0 = cpu_seconds(pid), own_cpu_seconds()
+        server0, client0, ticks = cpu_seconds(pid), own_cpu_seconds(), host_ticks()
         with no_client_gc():
             peak = await closed_loop(session, base, toks, args.concurrency)
+        peak.steal = steal_share(ticks)
         answered = max(1, sum(peak.statuses.values()))
         peak.server_cpu_us = (cpu_seconds(pid) - server0) / answered * 1e6
         peak.client_cpu_us = (own_cpu_seconds() - client0) / answered * 1e6
@@ -311,8 +332,10 @@ async def measure(name: str, base: str, pid: int, args: argparse.Namespace) -> t
                    + lag_note(await worst_loop_lag_ms(session, base))), flush=True)
         target = max(1.0, peak.rate * args.paced_fraction)
         paced_tokens = tokens(max(1, int(target * args.paced_seconds)))
+        ticks = host_ticks()
         with no_client_gc():
             paced = await open_loop(session, base, paced_tokens, target)
+        paced.steal = steal_share(ticks)
         print(line(name, f"paced {args.paced_fraction:.0%} {target:.0f}/s", paced)
               + lag_note(await worst_loop_lag_ms(session, base)), flush=True)
     return peak, paced
@@ -334,6 +357,10 @@ def summary(results: dict[str, list[tuple[Phase, Phase]]], fraction: float) -> N
             ratios = [p.rate / b.rate for (p, _), (b, _) in zip(runs, base, strict=True)]
             text += f"   max/minimal (same round) {max(ratios):.2f} / {statistics.median(ratios):.2f}"
         print(text)
+    steals = [ph.steal for runs in results.values() for pair in runs for ph in pair if ph.steal == ph.steal]
+    if steals:
+        print(f"  host CPU steal per phase: median {statistics.median(steals):.0%}, worst {max(steals):.0%}"
+              " (time the hypervisor gave to others: rounds with much of it are the host's figures)")
 
 
 async def main() -> int:
