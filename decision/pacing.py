@@ -378,6 +378,10 @@ class PacingController:
         self._learned: dict[str, list[float]] = {}  # estimates saved by an earlier instance, decayed
         self._last_persist: float | None = None
         self._metrics = metrics
+        # exported gauge children and the value each last got: the refresh sets only what
+        # changed, without `labels()` (label tuple, lock, lookup) every time; for 240 line
+        # items that export was a ~12 ms pause of the event loop (beacon p99) every refresh
+        self._exported: dict[tuple[Any, tuple[str, ...]], list[Any]] = {}
         self._states: dict[str, _State] = {}
         # per paced line item (by `_State.slot`): the current rate, and the eligible requests
         # and participation summed on this instance since the last refresh; arrays so the
@@ -864,10 +868,19 @@ class PacingController:
 
     def _export(self, now: float) -> None:
         LAST_REFRESH.set(now)
+        gauge = self._gauge
         for li, st in self._states.items():
-            PARTICIPATION.labels(li).set(st.rate)
+            gauge(PARTICIPATION, (li,), st.rate)
             for p in st.periods:
-                DELIVERED.labels(li, p.name).set(p.delivered)
-                GOAL.labels(li, p.name).set(p.goal)
+                gauge(DELIVERED, (li, p.name), p.delivered)
+                gauge(GOAL, (li, p.name), p.goal)
                 if p.forecast is not None:
-                    FORECAST.labels(li).set(p.forecast)
+                    gauge(FORECAST, (li,), p.forecast)
+
+    def _gauge(self, metric: Any, labels: tuple[str, ...], value: float) -> None:
+        slot = self._exported.get((metric, labels))
+        if slot is None:
+            slot = self._exported[(metric, labels)] = [metric.labels(*labels), None]
+        if slot[1] != value:
+            slot[1] = value
+            slot[0].set(value)

@@ -288,6 +288,11 @@ async def test_describe_and_metrics():
     assert REGISTRY.get_sample_value("adgw_pacing_participation", {"line_item": "li-m"}) == d["participation"]
     assert REGISTRY.get_sample_value("adgw_pacing_delivered", {"line_item": "li-m", "period": "day"}) == 1_000
     assert c.describe("other") == {"line_item_id": "other", "paced": False, "participation": 1.0}
+    # the export sets only what changed since the last refresh: a change still shows
+    await record_delivery(store, "li-m", T0, spend_micros=500)
+    await c.refresh()
+    assert REGISTRY.get_sample_value("adgw_pacing_delivered", {"line_item": "li-m", "period": "day"}) == 1_500
+    assert REGISTRY.get_sample_value("adgw_pacing_goal", {"line_item": "li-m", "period": "day"}) == 5_000
 
 
 def test_counter_keys_and_charges():
