@@ -251,3 +251,21 @@ async def test_an_idle_intake_sends_its_confirmations_after_the_delay():
     assert store.calls == [1, 1]
     assert await store.get_ints(["idle:e1"]) == [0]
     assert [c.state for c in await dedup.claim_many(["e1"])] == [ClaimState.NEW]
+
+
+async def test_a_batch_cancelled_before_its_first_step_releases_the_intake(spool):
+    """A coalesced batch counts as forming from the moment it is cut from the queue; if
+    its task is cancelled before it runs, its callers are cancelled and the next batch
+    still forms (a batch left forming would stall every later beacon)."""
+    s = signer()
+    intake = BeaconIntake(s, spool, MemoryStore())
+    first = asyncio.ensure_future(intake.accept(beacon(s.sign(claims(1)))))
+    await asyncio.sleep(0)  # accept() queues the beacon and schedules the flush
+    await asyncio.sleep(0)  # the flush cuts the batch and creates its task
+    (task,) = intake._batches
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(first, 5.0)
+    verdict = await asyncio.wait_for(intake.accept(beacon(s.sign(claims(2)))), 5.0)
+    assert verdict.outcome == "accepted"
+    assert not intake._batches

@@ -78,3 +78,26 @@ async def test_a_feed_past_its_bound_falls_back_on_the_spool(tmp_path):
     await spool.close()
     assert await impressions(store) == 45
     assert counter.stats.counted == 45
+
+
+async def test_short_feed_slices_do_not_idle_while_events_wait(tmp_path):
+    """Intake batches of 30 fill a slice of 100 with 90: the counter goes on at its
+    pause, not its idle wait, while the feed still holds events."""
+    s, store = signer(), MemoryStore()
+    spool = await Spool(tmp_path).open()
+    intake = BeaconIntake(s, spool, store)
+    counter = LocalCounter(spool, store, idle_s=5.0, pause_s=0.001, slice_=100)
+    intake.on_durable = counter.feed
+    await counter.step()  # the (empty) catch-up: counting from the feed now
+    for start in range(0, 300, 30):
+        await accept(intake, s, range(start, start + 30))
+    assert counter.behind
+    counter.start()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 3.0  # at the idle wait it would take 5 s a slice
+    while counter.behind and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    assert not counter.behind
+    assert await impressions(store) == 300
+    await counter.stop()
+    await spool.close()

@@ -18,6 +18,14 @@ def key(name: str) -> str:
     return f"pipe:{uuid.uuid4().hex}:{name}"
 
 
+@pytest.fixture
+async def pipe(redis_url):
+    connection = RedisPipe.from_url(redis_url)
+    assert connection is not None
+    yield connection
+    await connection.close()
+
+
 def test_from_url_takes_plain_redis_urls_only():
     pipe = RedisPipe.from_url("redis://user:p%40ss@10.0.0.5:6380/3", timeout_s=0.5)
     assert pipe is not None
@@ -29,59 +37,43 @@ def test_from_url_takes_plain_redis_urls_only():
         assert RedisPipe.from_url(other) is None, other
 
 
-async def test_concurrent_calls_get_their_own_replies(redis_url):
-    pipe = RedisPipe.from_url(redis_url)
+async def test_concurrent_calls_get_their_own_replies(pipe):
     base = key("n")
-    try:
-        replies = await asyncio.gather(*(pipe.call("INCRBY", f"{base}:{i}", i) for i in range(300)))
-        assert replies == list(range(300))
-        assert pipe.connects == 1  # one connection for all of them
-    finally:
-        await pipe.close()
+    replies = await asyncio.gather(*(pipe.call("INCRBY", f"{base}:{i}", i) for i in range(300)))
+    assert replies == list(range(300))
+    assert pipe.connects == 1  # one connection for all of them
 
 
-async def test_a_caller_that_stops_waiting_does_not_shift_the_replies(redis_url):
-    pipe = RedisPipe.from_url(redis_url)
+async def test_a_caller_that_stops_waiting_does_not_shift_the_replies(pipe):
     base = key("c")
-    try:
-        await pipe.call("PING")  # connected: each call below is sent at its first step
-        slow = asyncio.ensure_future(pipe.call("INCRBY", f"{base}:a", 5))
-        rest = [asyncio.ensure_future(pipe.call("INCRBY", f"{base}:{i}", i)) for i in range(1, 20)]
-        await asyncio.sleep(0)
-        slow.cancel()  # sent, its reply still on the way
-        assert await asyncio.gather(*rest) == list(range(1, 20))
-        assert await pipe.call("GET", f"{base}:a") == b"5"
-        with pytest.raises(asyncio.CancelledError):
-            await slow
-    finally:
-        await pipe.close()
+    await pipe.call("PING")  # connected: each call below is sent at its first step
+    slow = asyncio.ensure_future(pipe.call("INCRBY", f"{base}:a", 5))
+    rest = [asyncio.ensure_future(pipe.call("INCRBY", f"{base}:{i}", i)) for i in range(1, 20)]
+    await asyncio.sleep(0)
+    slow.cancel()  # sent, its reply still on the way
+    assert await asyncio.gather(*rest) == list(range(1, 20))
+    assert await pipe.call("GET", f"{base}:a") == b"5"
+    with pytest.raises(asyncio.CancelledError):
+        await slow
 
 
-async def test_a_caller_cancelled_while_connecting_does_not_fail_the_others(redis_url):
-    pipe = RedisPipe.from_url(redis_url)
-    try:
-        first = asyncio.ensure_future(pipe.call("PING"))
-        others = [asyncio.ensure_future(pipe.call("PING")) for _ in range(3)]
-        await asyncio.sleep(0)
-        first.cancel()
-        assert await asyncio.gather(*others) == [b"PONG"] * 3
-        assert pipe.connects == 1
-    finally:
-        await pipe.close()
+async def test_a_caller_cancelled_while_connecting_does_not_fail_the_others(pipe):
+    first = asyncio.ensure_future(pipe.call("PING"))
+    others = [asyncio.ensure_future(pipe.call("PING")) for _ in range(3)]
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await asyncio.gather(*others) == [b"PONG"] * 3
+    assert pipe.connects == 1
 
 
-async def test_error_replies_raise_and_the_connection_carries_on(redis_url):
-    pipe = RedisPipe.from_url(redis_url)
+async def test_error_replies_raise_and_the_connection_carries_on(pipe):
     k = key("text")
-    try:
-        await pipe.call("SET", k, "not a number")
-        with pytest.raises(StoreError) as e:
-            await pipe.call("INCRBY", k, 1)
-        assert not isinstance(e.value, StoreUnavailable) and "not an integer" in str(e.value)
-        assert await pipe.call("GET", k) == b"not a number"
-        assert pipe.connects == 1
-    finally:
-        await pipe.close()
+    await pipe.call("SET", k, "not a number")
+    with pytest.raises(StoreError) as e:
+        await pipe.call("INCRBY", k, 1)
+    assert not isinstance(e.value, StoreUnavailable) and "not an integer" in str(e.value)
+    assert await pipe.call("GET", k) == b"not a number"
+    assert pipe.connects == 1
 
 
 async def test_the_database_of_the_url_is_selected(redis_url):
