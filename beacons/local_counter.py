@@ -37,13 +37,14 @@ _tuple_new = tuple.__new__
 
 class LocalCounter:
     def __init__(self, spool: Spool, store: Store, *, catalog: Callable[[], Any] | None = None,
-                 idle_s: float = 0.5, slice_: int = 100, pause_s: float = 0.01,
+                 idle_s: float = 0.5, slice_: int = 100, pause_s: float = 0.01, gather_s: float = 0.1,
                  max_feed_events: int = 200_000) -> None:
         self._spool = spool
         self._counters = Counters(store, catalog=catalog)
         self._idle_s = idle_s
         self._slice = slice_
         self._pause_s = pause_s
+        self._gather_s = gather_s
         self._position: Position = spool.checkpoint
         # reading the spool until here (the feed covers what comes after); None: feeding
         self._read_until: Position | None = spool.end
@@ -116,18 +117,27 @@ class LocalCounter:
     async def _run(self) -> None:
         while True:
             try:
-                read = await self.step()
+                await self.step()
             except StoreError as exc:
                 log.warning("local event counting paused: %s", exc)
-                read = 0
+                await asyncio.sleep(self._idle_s)  # the store is away: retry at the idle pace
+                continue
             # caught up: wait for more. Else pause before the next slice: an answer takes
             # several turns of the loop (claim, append, fsync, reply), and with slices
             # back to back it waited behind one at every turn (p99 3 -> 16 ms at 2,300
             # beacons/s). A slice of 100 every 10 ms still counts ~8,000 events/s.
             # "Caught up" is nothing left, not a short slice: a feed slice stops short
             # of 100 when the next intake batch would not fit, and idling then (0.5 s)
-            # cut the rate to a few hundred events a second under load.
-            await asyncio.sleep(self._pause_s if read and self.behind else self._idle_s)
+            # cut the rate to a few hundred events a second under load. Less than a
+            # slice waiting: gather for `gather_s` rather than count a few events every
+            # pause (each slice is a store round trip).
+            if not self.behind:
+                wait = self._idle_s
+            elif self._read_until is not None or self._feed_events >= self._slice:
+                wait = self._pause_s
+            else:
+                wait = self._gather_s
+            await asyncio.sleep(wait)
 
     @property
     def behind(self) -> bool:
