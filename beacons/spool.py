@@ -10,8 +10,9 @@ into the next, so `append` returns only after its bytes are on disk. Commits sta
 most every `commit_interval_s` (1 ms), stretching to 3 ms as the process nears a full
 core (`busy`): each commit costs an fdatasync, a thread hand-off and the dedup claim of
 its batch however few beacons it carries, and back-to-back commits of one or two
-beacons each spent most of a core on them under load. An idle spool commits at once. Each open starts a new segment, so older
-segments are sealed; a torn tail left by a crash fails its CRC and ends its segment.
+beacons each spent most of a core on them under load. An idle spool commits at once.
+Each open starts a new segment, so older segments are sealed; a torn tail left by a
+crash fails its CRC and ends its segment.
 """
 
 from __future__ import annotations
@@ -194,7 +195,6 @@ class Spool:
             await self._drained
         if self._checkpoint > self._persisted:
             await self._persist([])
-        loop = asyncio.get_running_loop()
         if self._writer is not None:
             self._writes.put(None)
             await loop.run_in_executor(self._executor, self._writer.join)

@@ -1,5 +1,6 @@
-"""Redis store (redis.asyncio; the hot scripts through `redis_pipe`). Batch methods pipeline; connection failures become
-`StoreUnavailable` so callers can degrade instead of failing the request."""
+"""Redis store (redis.asyncio; the hot scripts through `redis_pipe`). Batch methods
+pipeline; connection failures become `StoreUnavailable` so callers can degrade instead
+of failing the request."""
 
 from __future__ import annotations
 
