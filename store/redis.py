@@ -85,12 +85,16 @@ class RedisStore:
             retry_on_timeout=False,
             health_check_interval=5,
         )
-        # Script objects load themselves again when the server has lost its script cache
-        self._incr_many = self._client.register_script(_INCR_MANY)
-        self._pop_many = self._client.register_script(_POP_MANY)
         # the scripts run on every beacon batch: through a lean pipelined connection
-        # where the URL allows (store/redis_pipe.py says why)
+        # where the URL allows (store/redis_pipe.py says why), else redis-py's Script
+        # objects; both load the script again when the server has lost its script cache
         self._pipe = RedisPipe.from_url(url, timeout_s=socket_timeout)
+        self._scripts = {source: self._client.register_script(source) for source in (_INCR_MANY, _POP_MANY)}
+
+    async def _script(self, source: str, blob: bytes) -> Any:
+        if self._pipe is not None:
+            return await self._pipe.evalsha(source, blob)
+        return await self._scripts[source](keys=(), args=(blob,))
 
     @property
     def client(self) -> aioredis.Redis:
@@ -111,10 +115,7 @@ class RedisStore:
         out: list[int] = []
         for at in range(0, len(ops), CHUNK):  # in order: a key repeated across chunks adds up in sequence
             blob = orjson.dumps([(k, str(int(amount)), _ms(ttl)) for k, amount, ttl in ops[at:at + CHUNK]])
-            if self._pipe is not None:
-                out += await self._pipe.evalsha(_INCR_MANY, blob)
-            else:
-                out += await self._incr_many(keys=(), args=(blob,))
+            out += await self._script(_INCR_MANY, blob)
         return out
 
     @_translate
@@ -146,10 +147,7 @@ class RedisStore:
         out: list[bytes | None] = []
         for at in range(0, len(keys), CHUNK):
             blob = orjson.dumps(list(keys[at:at + CHUNK]))
-            if self._pipe is not None:
-                out += await self._pipe.evalsha(_POP_MANY, blob)
-            else:
-                out += await self._pop_many(keys=(), args=(blob,))
+            out += await self._script(_POP_MANY, blob)
         return out
 
     @_translate

@@ -18,12 +18,17 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-py"])
 async def store(request) -> Store:
     if request.param == "memory":
         s: Store = MemoryStore()
-    else:
+    elif request.param == "redis":
         s = RedisStore(request.getfixturevalue("redis_url"))
+        assert s._pipe is not None  # the scripts through the pipelined connection
+    else:
+        # a URL with query options stays with redis-py for the scripts too
+        s = RedisStore(request.getfixturevalue("redis_url") + "?health_check_interval=5")
+        assert s._pipe is None
     yield s
     await s.close()
 
@@ -55,8 +60,9 @@ async def test_incr_many_in_order_across_chunks(store):
     assert await store.get_ints([a, b]) == [1250, 2500]
 
 
-async def test_redis_batches_survive_a_script_cache_flush(redis_url):
-    s = RedisStore(redis_url)
+@pytest.mark.parametrize("query", ["", "?health_check_interval=5"], ids=["pipe", "redis-py"])
+async def test_redis_batches_survive_a_script_cache_flush(redis_url, query):
+    s = RedisStore(redis_url + query)
     try:
         key, marker = k("c"), k("m")
         assert await s.incr_many([(key, 1, 60)]) == [1]
