@@ -266,6 +266,13 @@ class Spool:
         share = min(1.0, max(0.0, (self.busy() - 0.5) / 0.5))
         return low + (self.busy_commit_interval_s - low) * share
 
+    def next_commit_in(self) -> float:
+        """Seconds until the next commit may start (<= 0: now). A commit still being
+        written when it comes due starts once that one is done."""
+        if self._loop is None:
+            return 0.0
+        return self._commit_started + self.interval_s() - self._loop.time()
+
     def _schedule_commit(self, loop: asyncio.AbstractEventLoop) -> None:
         due = self._commit_started + self.interval_s()
         if due > loop.time():

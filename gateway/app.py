@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from store import StoreError, open_store
 
 log = logging.getLogger("adgw")
 YOUNG_GC_THRESHOLD = 3_000
+SWITCH_INTERVAL_S = 0.0005
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -72,6 +74,12 @@ async def _freeze_startup_heap(app: web.Application) -> None:
     # runs, for the same CPU). What requests leave alive is mostly plain tuples the
     # collector stops tracking after one look, so older passes stay cheap.
     gc.set_threshold(YOUNG_GC_THRESHOLD, 10, 10)
+    # The spool's writer thread needs the GIL twice per group commit (to take it, and to
+    # hand the fsync back to the loop). With the default 5 ms switch interval a busy loop
+    # held it up to 5 ms each time: at half the sustained beacon rate the hand-offs alone
+    # reached 8 ms at p99. At 0.5 ms they stay under ~4 ms; the loop thread pays only
+    # when another thread asks.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 async def _on_shutdown(app: web.Application) -> None:

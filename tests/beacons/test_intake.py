@@ -214,6 +214,46 @@ async def test_single_beacons_form_one_batch_per_spool_commit(tmp_path):
         await sp.close()
 
 
+async def test_a_batch_is_cut_when_the_next_commit_is_due(tmp_path):
+    """Beacons arriving while a commit is written wait in the intake's queue and go with
+    the next commit when it comes due: one commit after the first, not a batch cut at
+    once (waiting a whole interval in the spool) and a second one for the latecomer."""
+    sp = await Spool(tmp_path / "due", commit_interval_s=1.0).open()
+    s = signer()
+    intake = BeaconIntake(s, sp, MemoryStore())
+    try:
+        tokens = [s.sign(claims(i)) for i in range(3)]
+
+        async def one(i: int):
+            await asyncio.sleep(i * 0.25)  # the first commits at once; then 0.25, 0.5 s
+            return await intake.accept(beacon(tokens[i]))
+
+        started = time.monotonic()
+        verdicts = await asyncio.gather(*(one(i) for i in range(3)))
+        assert [v.status for v in verdicts] == [204] * 3
+        assert sp.syncs == 2  # the first alone; both latecomers in the commit due at 1 s
+        assert intake.coalesced_batches == 2
+        assert time.monotonic() - started < 1.9  # a third commit would end after 2 s
+        assert len([r for r in sp.iter_all() if r.kind == KIND_EVENT]) == 3
+    finally:
+        await sp.close()
+
+
+async def test_a_rate_limited_beacon_is_answered_without_a_commit(tmp_path):
+    sp = await Spool(tmp_path / "limited", commit_interval_s=1.0).open()
+    s = signer()
+    intake = BeaconIntake(s, sp, MemoryStore(), config=IntakeConfig(ip_rate=0.001, ip_burst=1))
+    try:
+        assert (await intake.accept(beacon(s.sign(claims(1)), ip="192.0.2.1"))).status == 204
+        started = time.monotonic()
+        verdict = await intake.accept(beacon(s.sign(claims(2)), ip="192.0.2.1"))
+        assert verdict.status == 429
+        assert time.monotonic() - started < 0.5  # not held for the commit due at 1 s
+        assert sp.syncs == 1
+    finally:
+        await sp.close()
+
+
 class CountingStore(MemoryStore):
     """The in-memory store, counting the batch calls it receives."""
 

@@ -71,6 +71,15 @@ async def test_startup_heap_is_frozen_out_of_full_collections(client):
     assert id(app[PIPELINE]) not in live
 
 
+async def test_the_gil_switch_interval_is_short_for_the_spool_writer(client):
+    import sys
+
+    from gateway.app import SWITCH_INTERVAL_S
+
+    # the writer thread waits at most this long for the loop thread to hand it the GIL
+    assert sys.getswitchinterval() == SWITCH_INTERVAL_S <= 0.001
+
+
 async def test_event_loop_lag_is_measured_and_on_metrics(client):
     import asyncio
     import time
