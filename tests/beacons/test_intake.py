@@ -239,21 +239,6 @@ async def test_a_batch_is_cut_when_the_next_commit_is_due(tmp_path):
         await sp.close()
 
 
-async def test_a_rate_limited_beacon_is_answered_without_a_commit(tmp_path):
-    sp = await Spool(tmp_path / "limited", commit_interval_s=1.0).open()
-    s = signer()
-    intake = BeaconIntake(s, sp, MemoryStore(), config=IntakeConfig(ip_rate=0.001, ip_burst=1))
-    try:
-        assert (await intake.accept(beacon(s.sign(claims(1)), ip="192.0.2.1"))).status == 204
-        started = time.monotonic()
-        verdict = await intake.accept(beacon(s.sign(claims(2)), ip="192.0.2.1"))
-        assert verdict.status == 429
-        assert time.monotonic() - started < 0.5  # not held for the commit due at 1 s
-        assert sp.syncs == 1
-    finally:
-        await sp.close()
-
-
 class CountingStore(MemoryStore):
     """The in-memory store, counting the batch calls it receives."""
 
