@@ -274,9 +274,9 @@ class Spool:
         return self._commit_started + self.interval_s() - self._loop.time()
 
     def _schedule_commit(self, loop: asyncio.AbstractEventLoop) -> None:
-        due = self._commit_started + self.interval_s()
-        if due > loop.time():
-            self._timer = loop.call_at(due, self._start_commit)
+        delay = self.next_commit_in()
+        if delay > 0:
+            self._timer = loop.call_later(delay, self._start_commit)
         else:
             self._start_commit()
 

@@ -192,6 +192,17 @@ async def test_the_shared_mark_is_confirmed_after_the_answer(tmp_path, redis_url
         await store.close()
 
 
+async def spread_out(intake: BeaconIntake, s: TokenSigner, n: int, gap_s: float) -> list:
+    """`n` single beacons of distinct ads, the i-th arriving at i * gap_s."""
+    tokens = [s.sign(claims(i)) for i in range(n)]
+
+    async def one(i: int):
+        await asyncio.sleep(i * gap_s)
+        return await intake.accept(beacon(tokens[i]))
+
+    return await asyncio.gather(*(one(i) for i in range(n)))
+
+
 async def test_single_beacons_form_one_batch_per_spool_commit(tmp_path):
     """Under load every group commit carries one coalesced batch: beacons arriving while a
     batch waits for its commit gather for the next rather than forming batches of a few."""
@@ -199,13 +210,7 @@ async def test_single_beacons_form_one_batch_per_spool_commit(tmp_path):
     s = signer()
     intake = BeaconIntake(s, sp, MemoryStore())
     try:
-        tokens = [s.sign(claims(i)) for i in range(200)]
-
-        async def one(i: int):
-            await asyncio.sleep(i * 0.001)  # 200 beacons spread over ~0.2 s
-            return await intake.accept(beacon(tokens[i]))
-
-        verdicts = await asyncio.gather(*(one(i) for i in range(200)))
+        verdicts = await spread_out(intake, s, 200, 0.001)  # 200 beacons spread over ~0.2 s
         assert [v.status for v in verdicts] == [204] * 200
         assert intake.coalesced_batches <= sp.syncs + 1
         assert sp.syncs <= 8  # ~0.2 s of arrivals at one commit per 50 ms
@@ -222,14 +227,8 @@ async def test_a_batch_is_cut_when_the_next_commit_is_due(tmp_path):
     s = signer()
     intake = BeaconIntake(s, sp, MemoryStore())
     try:
-        tokens = [s.sign(claims(i)) for i in range(3)]
-
-        async def one(i: int):
-            await asyncio.sleep(i * 0.25)  # the first commits at once; then 0.25, 0.5 s
-            return await intake.accept(beacon(tokens[i]))
-
         started = time.monotonic()
-        verdicts = await asyncio.gather(*(one(i) for i in range(3)))
+        verdicts = await spread_out(intake, s, 3, 0.25)  # the first commits at once; then 0.25, 0.5 s
         assert [v.status for v in verdicts] == [204] * 3
         assert sp.syncs == 2  # the first alone; both latecomers in the commit due at 1 s
         assert intake.coalesced_batches == 2
