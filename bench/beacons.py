@@ -17,7 +17,11 @@ Targets, each measured in two phases:
 
 Besides rates and latencies (which depend on what else the host runs), each max phase
 prints the CPU time the server process and this client spent per answered beacon
-(from /proc and getrusage): the steadier figure on a shared host.
+(from /proc and getrusage): the steadier figure on a shared host. Each paced phase
+prints the server's CPU per beacon and the share of a core it used: a request costs
+more CPU at a lower rate (fewer requests per wake-up of the loop; the minimal handler
+too: measured here 1.2-1.35x its full-load CPU at half its rate, ~1.5x at 1,700/s), and
+that share sets the queueing behind the p99.
 
 With --rounds N the targets run N times interleaved; the summary gives best and median.
 With --workers N every server (the minimal handler too) runs N processes on one port,
@@ -332,11 +336,15 @@ async def measure(name: str, base: str, pid: int, args: argparse.Namespace) -> t
                    + lag_note(await worst_loop_lag_ms(session, base))), flush=True)
         target = max(1.0, peak.rate * args.paced_fraction)
         paced_tokens = tokens(max(1, int(target * args.paced_seconds)))
-        ticks = host_ticks()
+        ticks, server0 = host_ticks(), cpu_seconds(pid)
         with no_client_gc():
             paced = await open_loop(session, base, paced_tokens, target)
         paced.steal = steal_share(ticks)
-        print(line(name, f"paced {args.paced_fraction:.0%} {target:.0f}/s", paced)
+        server_s = cpu_seconds(pid) - server0
+        paced.server_cpu_us = server_s / max(1, sum(paced.statuses.values())) * 1e6
+        # the share of a core the server used: what sets its queueing, hence the p99
+        print(line(name, f"paced {args.paced_fraction:.0%} {target:.0f}/s", paced,
+                   f"   cpu/beacon server {paced.server_cpu_us:.0f} us, {server_s / paced.elapsed:.0%} of a core")
               + lag_note(await worst_loop_lag_ms(session, base)), flush=True)
     return peak, paced
 
@@ -349,10 +357,12 @@ def summary(results: dict[str, list[tuple[Phase, Phase]]], fraction: float) -> N
         p99s = [q.pct(0.99) for _, q in runs]
         p50s = [q.pct(0.5) for _, q in runs]
         cpu = statistics.median(p.server_cpu_us for p, _ in runs)
+        paced_cpu = statistics.median(q.server_cpu_us for _, q in runs)
         text = (f"  {name:<14} max {max(rates):6.0f} / {statistics.median(rates):6.0f} /s"
                 f"   server cpu/beacon {min(p.server_cpu_us for p, _ in runs):4.0f} / {cpu:4.0f} us"
                 f"   paced {fraction:.0%}: p50 {min(p50s):6.2f} / {statistics.median(p50s):6.2f} ms"
-                f"   p99 {min(p99s):6.2f} / {statistics.median(p99s):6.2f} ms")
+                f"   p99 {min(p99s):6.2f} / {statistics.median(p99s):6.2f} ms"
+                f"   server cpu/beacon paced {paced_cpu:4.0f} us ({paced_cpu / cpu:.2f}x max)")
         if name != "minimal" and len(base) == len(runs):
             ratios = [p.rate / b.rate for (p, _), (b, _) in zip(runs, base, strict=True)]
             text += f"   max/minimal (same round) {max(ratios):.2f} / {statistics.median(ratios):.2f}"
