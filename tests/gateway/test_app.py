@@ -51,6 +51,25 @@ async def test_metrics_count_requests_per_route_and_status(client):
     assert "adgw_http_request_seconds_bucket" in text
 
 
+async def test_metrics_count_every_concurrent_request_once(client):
+    """Observations are recorded together at the end of the loop's turn: none lost, none
+    twice, and a scrape sees every request answered before it."""
+    import asyncio
+
+    def count(text: str) -> float:
+        line = 'adgw_http_requests_total{method="GET",route="/readyz",'
+        return sum(float(row.split()[-1]) for row in text.splitlines() if row.startswith(line))
+
+    async def one() -> int:
+        return (await client.get("/readyz")).status
+
+    before = count(await (await client.get("/metrics")).text())
+    statuses = await asyncio.gather(*(one() for _ in range(40)))
+    assert len(statuses) == 40
+    after = count(await (await client.get("/metrics")).text())
+    assert after - before == 40
+
+
 async def test_startup_heap_is_frozen_out_of_full_collections(client):
     import gc
 
