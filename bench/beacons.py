@@ -362,7 +362,8 @@ def summary(results: dict[str, list[tuple[Phase, Phase]]], fraction: float) -> N
                 f"   server cpu/beacon {min(p.server_cpu_us for p, _ in runs):4.0f} / {cpu:4.0f} us"
                 f"   paced {fraction:.0%}: p50 {min(p50s):6.2f} / {statistics.median(p50s):6.2f} ms"
                 f"   p99 {min(p99s):6.2f} / {statistics.median(p99s):6.2f} ms"
-                f"   server cpu/beacon paced {paced_cpu:4.0f} us ({paced_cpu / cpu:.2f}x max)")
+                f"   server cpu/beacon paced {paced_cpu:4.0f} us"
+                + (f" ({paced_cpu / cpu:.2f}x max)" if cpu else ""))  # no /proc: no CPU figures
         if name != "minimal" and len(base) == len(runs):
             ratios = [p.rate / b.rate for (p, _), (b, _) in zip(runs, base, strict=True)]
             text += f"   max/minimal (same round) {max(ratios):.2f} / {statistics.median(ratios):.2f}"
