@@ -15,6 +15,10 @@ DEDUP_UNCHECKED = Counter("adgw_beacons_dedup_unchecked_total", "Beacons accepte
 FLAGGED = Counter("adgw_beacons_flagged_total", "Accepted beacons carrying a plausibility or IVT flag", ["flag"])
 SPOOLED = Counter("adgw_spool_records_total", "Records fsynced into the spool")
 SPOOL_DEPTH = Gauge("adgw_spool_depth_bytes", "Spool bytes not yet acknowledged by Kafka")
+SPOOL_COMMIT_SECONDS = Histogram(
+    "adgw_spool_commit_seconds", "Write and fdatasync of each spool group commit (every 204 waits for one)",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 SPOOL_CORRUPT = Counter("adgw_spool_corrupt_total", "Corrupt spool records skipped")
 PRODUCED = Counter("adgw_events_produced_total", "Records acknowledged by Kafka", ["topic"])
 PRODUCE_FAILURES = Counter("adgw_events_produce_failures_total", "Failed produce attempts (batches)")

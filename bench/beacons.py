@@ -23,6 +23,12 @@ more CPU at a lower rate (fewer requests per wake-up of the loop; the minimal ha
 too: measured here 1.2-1.35x its full-load CPU at half its rate, ~1.5x at 1,700/s), and
 that share sets the queueing behind the p99.
 
+Each gateway phase also prints its spool commits from the gateway's
+`adgw_spool_commit_seconds` histogram: how many took over 20 ms and at least how long
+they held. This host's virtual disk stalls an fdatasync for 100-300 ms now and then, idle
+or not; a paced phase that meets one has its p99 set by the disk, so the summary gives
+the p99 of the phases that met none beside the rest.
+
 With --rounds N the targets run N times interleaved; the summary gives best and median.
 With --workers N every server (the minimal handler too) runs N processes on one port,
 as `adgw serve --workers N` does in production (one per core). The run first prints
@@ -216,6 +222,7 @@ class Phase:
     server_cpu_us: float = float("nan")  # per answered beacon
     client_cpu_us: float = float("nan")
     steal: float = float("nan")  # the host's CPU steal during the phase
+    disk: DiskStalls | None = None  # the gateway's spool commits during the phase
 
     @property
     def rate(self) -> float:
@@ -283,21 +290,73 @@ def line(name: str, what: str, ph: Phase, extra: str = "") -> str:
             f"   {dict(sorted(ph.statuses.items()))}{steal}{extra}")
 
 
-async def worst_loop_lag_ms(session: aiohttp.ClientSession, base: str) -> float | None:
-    """The gateway's worst event-loop lag since the last scrape (None: not a gateway)."""
+SLOW_COMMIT_S = 0.02  # the paced p99 target: one commit this slow holds every beacon behind it past it
+
+
+@dataclass
+class Scrape:
+    """What a phase needs from the gateway's /metrics: its worst event-loop lag since the
+    last scrape, and its spool commits so far (cumulative counts by histogram bucket)."""
+    lag_ms: float | None
+    commits: dict[float, float]
+
+
+async def scrape(session: aiohttp.ClientSession, base: str) -> Scrape | None:
+    """None: not a gateway (the minimal handler)."""
     try:
         async with session.get(f"{base}/metrics") as r:
             text = await r.text() if r.status == 200 else ""
     except aiohttp.ClientError:
         return None
+    lag_ms = None
+    commits: dict[float, float] = {}
     for line in text.splitlines():
         if line.startswith("adgw_event_loop_lag_max_seconds "):
-            return float(line.split()[-1]) * 1000
-    return None
+            lag_ms = float(line.split()[-1]) * 1000
+        elif line.startswith('adgw_spool_commit_seconds_bucket{le="'):
+            le = line.split('"', 2)[1]
+            commits[float("inf") if le == "+Inf" else float(le)] = float(line.split()[-1])
+    return Scrape(lag_ms, commits) if lag_ms is not None else None
 
 
-def lag_note(lag_ms: float | None) -> str:
-    return "" if lag_ms is None else f"   worst loop lag {lag_ms:.1f} ms"
+def lag_note(now: Scrape | None) -> str:
+    return "" if now is None or now.lag_ms is None else f"   worst loop lag {now.lag_ms:.1f} ms"
+
+
+@dataclass
+class DiskStalls:
+    """The spool commits of one phase: the disk's share of its latency. A virtual disk
+    here stalls an fdatasync for 100-300 ms now and then, idle or not, on every file at
+    once; every beacon arriving meanwhile waits for it, whatever the gateway does."""
+    commits: int
+    slow: int  # commits over SLOW_COMMIT_S
+    slow_s: float  # at least this long in them (each counted at its bucket's lower bound)
+    slowest_le: float  # the slowest commit took at most this (inf: over the last bucket)
+
+    def note(self, elapsed: float) -> str:
+        if not self.slow:
+            return f"   disk: {self.commits} commits, none over {SLOW_COMMIT_S * 1000:.0f} ms"
+        slowest = "over 2.5 s" if self.slowest_le == float("inf") else f"<= {self.slowest_le:g} s"
+        return (f"   disk: {self.commits} commits, {self.slow} over {SLOW_COMMIT_S * 1000:.0f} ms"
+                f" (>= {self.slow_s:.2f} s in them, {self.slow_s / elapsed:.1%} of the phase; slowest {slowest})")
+
+
+def disk_stalls(before: Scrape | None, after: Scrape | None) -> DiskStalls | None:
+    if before is None or after is None or not after.commits or set(before.commits) != set(after.commits):
+        return None
+    bounds = sorted(after.commits)
+    counts = [after.commits[b] - before.commits[b] for b in bounds]  # cumulative, this phase
+    if counts[-1] < 0:
+        return None  # another process answered the second scrape (--workers)
+    slow = slow_s = 0.0
+    slowest = bounds[0]
+    for lo, hi, below, upto in zip([0.0, *bounds[:-1]], bounds, [0.0, *counts[:-1]], counts, strict=True):
+        if upto > below:
+            slowest = hi
+            if lo >= SLOW_COMMIT_S:
+                slow += upto - below
+                slow_s += (upto - below) * lo
+    return DiskStalls(int(counts[-1]), int(slow), slow_s, slowest)
 
 
 @contextlib.contextmanager
@@ -323,7 +382,7 @@ async def measure(name: str, base: str, pid: int, args: argparse.Namespace) -> t
     async with aiohttp.ClientSession(connector=connector) as session:
         await closed_loop(session, base, tokens(min(500, args.requests)), args.concurrency)  # warm up
         toks = tokens(args.requests)
-        await worst_loop_lag_ms(session, base)  # starts the gateway's worst-lag window
+        before = await scrape(session, base)  # starts the gateway's worst-lag window
         server0, client0, ticks = cpu_seconds(pid), own_cpu_seconds(), host_ticks()
         with no_client_gc():
             peak = await closed_loop(session, base, toks, args.concurrency)
@@ -331,9 +390,11 @@ async def measure(name: str, base: str, pid: int, args: argparse.Namespace) -> t
         answered = max(1, sum(peak.statuses.values()))
         peak.server_cpu_us = (cpu_seconds(pid) - server0) / answered * 1e6
         peak.client_cpu_us = (own_cpu_seconds() - client0) / answered * 1e6
+        between = await scrape(session, base)
+        peak.disk = disk_stalls(before, between)
         print(line(name, f"max c={args.concurrency}", peak,
                    f"   cpu/beacon server {peak.server_cpu_us:.0f} us, client {peak.client_cpu_us:.0f} us"
-                   + lag_note(await worst_loop_lag_ms(session, base))), flush=True)
+                   + lag_note(between) + (peak.disk.note(peak.elapsed) if peak.disk else "")), flush=True)
         target = max(1.0, peak.rate * args.paced_fraction)
         paced_tokens = tokens(max(1, int(target * args.paced_seconds)))
         ticks, server0 = host_ticks(), cpu_seconds(pid)
@@ -343,9 +404,11 @@ async def measure(name: str, base: str, pid: int, args: argparse.Namespace) -> t
         server_s = cpu_seconds(pid) - server0
         paced.server_cpu_us = server_s / max(1, sum(paced.statuses.values())) * 1e6
         # the share of a core the server used: what sets its queueing, hence the p99
+        after = await scrape(session, base)
+        paced.disk = disk_stalls(between, after)
         print(line(name, f"paced {args.paced_fraction:.0%} {target:.0f}/s", paced,
                    f"   cpu/beacon server {paced.server_cpu_us:.0f} us, {server_s / paced.elapsed:.0%} of a core")
-              + lag_note(await worst_loop_lag_ms(session, base)), flush=True)
+              + lag_note(after) + (paced.disk.note(paced.elapsed) if paced.disk else ""), flush=True)
     return peak, paced
 
 
@@ -368,6 +431,14 @@ def summary(results: dict[str, list[tuple[Phase, Phase]]], fraction: float) -> N
             ratios = [p.rate / b.rate for (p, _), (b, _) in zip(runs, base, strict=True)]
             text += f"   max/minimal (same round) {max(ratios):.2f} / {statistics.median(ratios):.2f}"
         print(text)
+        timed = [q for _, q in runs if q.disk is not None]
+        if timed:
+            # the p99 with the disk's stalls set apart: the gateway's own part of it
+            calm = [q.pct(0.99) for q in timed if not q.disk.slow]
+            stalled = sum(q.disk.slow_s for q in timed) / sum(q.elapsed for q in timed)
+            print(f"  {'':<14} paced phases with a commit over {SLOW_COMMIT_S * 1000:.0f} ms: {len(timed) - len(calm)}"
+                  f" of {len(timed)} (>= {stalled:.1%} of their time in such commits)"
+                  + (f"; p99 of the others {min(calm):.2f} / {statistics.median(calm):.2f} ms" if calm else ""))
     steals = [ph.steal for runs in results.values() for pair in runs for ph in pair if ph.steal == ph.steal]
     if steals:
         print(f"  host CPU steal per phase: median {statistics.median(steals):.0%}, worst {max(steals):.0%}"

@@ -80,6 +80,22 @@ async def test_group_commit_batches_fsyncs(tmp_path):
     await spool.close()
 
 
+async def test_each_group_commit_is_timed_in_the_commit_histogram(tmp_path):
+    from prometheus_client import REGISTRY
+
+    def seen(name: str) -> float:
+        return REGISTRY.get_sample_value(f"adgw_spool_commit_seconds_{name}") or 0.0
+
+    count0, sum0 = seen("count"), seen("sum")
+    spool = await Spool(tmp_path).open()
+    for i in range(3):  # one at a time: three commits
+        await spool.append([rec(i)])
+    await asyncio.gather(*(spool.append([rec(i)]) for i in range(3, 50)))
+    await spool.close()
+    assert seen("count") - count0 == spool.syncs >= 4
+    assert seen("sum") > sum0
+
+
 async def test_checkpoint_file_is_rewritten_at_most_every_interval(tmp_path):
     import orjson
 
