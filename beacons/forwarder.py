@@ -22,6 +22,7 @@ from aiokafka.codec import has_lz4
 
 from beacons import metrics
 from beacons.spool import KIND_EVENT, Spool, SpoolRecord
+from store.cancel import cancel_and_wait
 
 log = logging.getLogger("adgw.beacons.forwarder")
 
@@ -96,9 +97,7 @@ class Forwarder:
             await self.drain(drain_timeout_s)
         self._stopping = True
         self.spool.data_ready.set()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait(self._task)
         self._task = None
         await self._close_producer()
 

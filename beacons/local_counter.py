@@ -29,6 +29,7 @@ import orjson
 from beacons.consumer import ConsumerStats, Countable, Counters, countable_values
 from beacons.spool import KIND_EVENT, Position, Spool
 from store import Store, StoreError
+from store.cancel import cancel_and_wait
 
 log = logging.getLogger("adgw.beacons")
 _SPOOL_END = Position(2**62, 0)  # read the spool up to whatever its end is by then
@@ -151,9 +152,7 @@ class LocalCounter:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)  # one cancel can be lost in redis-py (store/cancel.py)
         with contextlib.suppress(StoreError):
             while await self.step():  # what arrived during shutdown
                 pass

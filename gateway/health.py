@@ -10,11 +10,12 @@ balancer would turn a partial outage into a total one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from store.cancel import cancel_and_wait
 
 OK, DEGRADED, DOWN = "ok", "degraded", "down"
 Probe = Callable[[], Awaitable[tuple[str, str]]]  # -> (state, detail)
@@ -73,9 +74,7 @@ class Health:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     def snapshot(self) -> tuple[bool, dict]:
         deps = {

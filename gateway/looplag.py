@@ -7,11 +7,12 @@ scrape are on /metrics."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 from prometheus_client import Gauge, Histogram
+
+from store.cancel import cancel_and_wait
 
 LAG = Histogram("adgw_event_loop_lag_seconds", "How late a periodic timer ran on the event loop",
                 buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0))
@@ -47,9 +48,7 @@ class LagMonitor:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
 
 LAG_MONITOR: web.AppKey[LagMonitor] = web.AppKey("loop_lag", LagMonitor)

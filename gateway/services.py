@@ -6,7 +6,6 @@ engine."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -26,6 +25,7 @@ from gateway.fetch import Allow, Fetcher
 from gateway.health import DEGRADED, DOWN, OK
 from gateway.keys import HEALTH, SETTINGS, STORE
 from store import StoreError
+from store.cancel import cancel_and_wait
 
 log = logging.getLogger("adgw")
 
@@ -89,9 +89,7 @@ async def pacing_ctx(app: web.Application) -> AsyncIterator[None]:
 
     task = asyncio.create_task(loop(), name="pacing-refresh")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
 
 
 async def decide(app: web.Application, request: AdRequest, specs: list[BreakSpec],

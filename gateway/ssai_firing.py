@@ -23,6 +23,7 @@ from prometheus_client import Counter
 
 import vast
 from gateway.fetch import Fetcher, FetchError, FetchRefused
+from store.cancel import cancel_and_wait
 
 log = logging.getLogger("adgw.ssai.trackers")
 
@@ -113,8 +114,7 @@ class TrackerFiring:
         except TimeoutError:
             log.warning("tracker queue not drained at shutdown: %d firings left", self._queue.qsize())
         for task in self._workers:
-            task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+            await cancel_and_wait(task)
 
     async def _work(self) -> None:
         while True:

@@ -47,6 +47,7 @@ from decision.models.validate import SessionFactory, check_model, run
 from decision.priors import PriorScorer
 from decision.request import AdRequest
 from decision.scoring import ScoreBatch, Scorer
+from store.cancel import cancel_and_wait
 
 log = logging.getLogger("decision.models")
 shadow_log = logging.getLogger("decision.models.shadow")
@@ -256,14 +257,10 @@ class ModelScorer:
                                                       name="adgw-model-outcomes")
 
     async def stop(self) -> None:
-        for task in (self._poll_task, self._outcomes_task):
+        for task in (self._poll_task, self._outcomes_task, *self._shadow_tasks):
             if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                await cancel_and_wait(task)  # one cancel can be lost in redis-py (store/cancel.py)
         self._poll_task = self._outcomes_task = None
-        for task in list(self._shadow_tasks):
-            task.cancel()
-        await asyncio.gather(*self._shadow_tasks, return_exceptions=True)
         for slot in self.slots.values():
             for model in slot.state.models():
                 model.retire()
