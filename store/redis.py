@@ -122,7 +122,10 @@ class RedisStore:
     async def get_ints(self, keys: Sequence[str]) -> list[int]:
         if not keys:
             return []
-        return [int(v) if v is not None else 0 for v in await self._client.mget(list(keys))]
+        # on the pipe too where it can: the counters read by every ad decision, the
+        # event counter's marks and the dedup poll
+        values = await (self._pipe.call("MGET", *keys) if self._pipe is not None else self._client.mget(list(keys)))
+        return [int(v) if v is not None else 0 for v in values]
 
     @_translate
     async def set_if_absent(self, key: str, value: str | bytes, ttl: float | None = None) -> bool:

@@ -1,7 +1,8 @@
-"""One pipelined Redis connection for the store's hot scripts (the dedup claim of every
-beacon batch, the event counters). Commands are packed and replies parsed by hiredis,
-the C library redis-py itself uses; replies are matched to callers in order, so any
-number of calls share the connection without waiting for each other.
+"""One pipelined Redis connection for the store's hot calls (the dedup claim of every
+beacon batch, the event counters, the counter reads of every ad decision). Commands
+are packed and replies parsed by hiredis, the C library redis-py itself uses; replies
+are matched to callers in order, so any number of calls share the connection without
+waiting for each other.
 
 Why not redis-py's client for these: its asyncio command path (connection pool,
 retry and timeout wrappers, per-call bookkeeping) cost ~270 us of CPU per command on a
