@@ -1,3 +1,4 @@
+import gc
 import time
 
 import pytest
@@ -206,3 +207,24 @@ def test_claims_from_decision_types_never_carry_raw_ifa():
     assert back.pod_pos == 2 and back.genre == "drama" and back.expires_at >= time.time() + 15
     lmt = context_from_request(parse_ad_request({"sid": "s1", "ifa": ifa, "lmt": "1"}))
     assert lmt.device_ref == device_ref("s1")
+
+
+def test_cached_tokens_give_the_same_claims_and_leave_nothing_for_the_collector():
+    """A hit rebuilds exactly the claims of the first verification. The cache holds only
+    str and bytes, so the cyclic GC never tracks it: a tracked object kept per new token
+    set off a young collection every few thousand tokens, a pause on every answer."""
+    signer_ = signer(clock=lambda: NOW)
+    tokens = [signer_.sign(claims(i, now=NOW)) for i in range(50)]
+    first = [signer_.verify(t) for t in tokens]
+    assert [signer_.verify(t) for t in tokens] == first  # hits
+    assert all(type(c) is TokenClaims and c.kid == "k2" for c in first)
+    assert not gc.is_tracked(signer_._verified) and not gc.is_tracked(signer_._verified_old)
+    gc.disable()
+    try:
+        more = [signer_.sign(claims(i, now=NOW)) for i in range(50, 2050)]
+        before = gc.get_count()[0]
+        for token in more:
+            signer_.verify(token)
+        assert gc.get_count()[0] - before < 100  # net tracked objects left by 2,000 new tokens
+    finally:
+        gc.enable()
