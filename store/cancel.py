@@ -4,8 +4,8 @@ One `task.cancel()` is not enough for a task that awaits redis-py on Python 3.11
 Every redis-py command sends through `asyncio.wait_for`. On 3.11, `wait_for` swallows a
 cancellation that arrives in the same turn of the loop in which its inner send ends
 (CPython gh-86296, fixed in 3.12).
-- Measured here: 40% of the cancellations of a task looping on `mget` were lost, and
-  with both cores busy it took up to 29 tries in a row to stop one.
+- Measured here: 22-40% of the cancellations of a task looping on redis-py commands
+  were lost, and with both cores busy it took up to ~60 tries in a row to stop one.
 - A `while True` loop cancelled that way runs on forever. It held `adgw serve`'s
   shutdown after SIGTERM: the embedded event counter ignored its one cancellation and
   went on counting and idling, and the cleanup waited for it.
