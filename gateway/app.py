@@ -71,8 +71,9 @@ async def _freeze_startup_heap(app: web.Application) -> None:
     # 700 the passes came so often that they cost ~16 us of every beacon; at 10,000 each
     # pass walked 10-16k objects, a 10-16 ms pause every second or two that set the p99
     # of beacon answers at half load (17-31 ms, against 11-12 ms at 3,000 in the same
-    # runs, for the same CPU). What requests leave alive is mostly plain tuples the
-    # collector stops tracking after one look, so older passes stay cheap.
+    # runs, for the same CPU). Those passes came from the token cache's tuple per new
+    # token; it keeps bytes now (beacons/tokens.py), and under beacon load a young pass
+    # is rare (4 in a whole bench run, none over 1.6 ms).
     gc.set_threshold(YOUNG_GC_THRESHOLD, 10, 10)
     # The spool's writer thread needs the GIL twice per group commit (to take it, and to
     # hand the fsync back to the loop). With the default 5 ms switch interval a busy loop
