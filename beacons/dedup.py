@@ -24,7 +24,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from store import Store, StoreError
 
@@ -41,8 +41,10 @@ class ClaimState(enum.Enum):
     IN_FLIGHT = "in_flight"  # this process is writing it right now: await `waiter`
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(NamedTuple):
+    """The outcome of claiming one event id (a NamedTuple: one per beacon, see
+    `beacons.validate.RawBeacon`)."""
+
     event_id: str
     state: ClaimState
     waiter: asyncio.Future[bool] | None = None

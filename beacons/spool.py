@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
@@ -52,8 +53,9 @@ class Position:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class SpoolRecord:
+class SpoolRecord(NamedTuple):
+    """One record (a NamedTuple: one per beacon, see `beacons.validate.RawBeacon`)."""
+
     kind: int
     key: bytes
     value: bytes

@@ -92,7 +92,7 @@ async def beacon_get(request: web.Request) -> web.Response:
     ip, ua = _context(request)
     raw = RawBeacon(event=request.match_info["event"], token=query.get("t", ""), ts=query.get("ts"),
                     code=query.get("code"), off=query.get("off"), ua=ua, ip=ip)
-    return _answer(await request.app[PIPELINE].intake.accept(raw))
+    return _answer(await request.app[PIPELINE].intake.submit(raw))
 
 
 def _field(item: dict[str, Any], name: str) -> str | None:
