@@ -29,6 +29,11 @@ they held. This host's virtual disk stalls an fdatasync for 100-300 ms now and t
 or not; a paced phase that meets one has its p99 set by the disk, so the summary gives
 the p99 of the phases that met none beside the rest.
 
+Every server and service runs through the whole bench, so before each phase the bench
+waits until together they use under a tenth of a core: work one phase leaves behind (the
+embedded counter catching up, the forwarder and broker taking the spool) is not paid in
+the next, measuring another target.
+
 With --rounds N the targets run N times interleaved; the summary gives best and median.
 With --workers N every server (the minimal handler too) runs N processes on one port,
 as `adgw serve --workers N` does in production (one per core). The run first prints
@@ -377,11 +382,29 @@ def no_client_gc():
         gc.collect()
 
 
-async def measure(name: str, base: str, pid: int, args: argparse.Namespace) -> tuple[Phase, Phase]:
+async def settle(pids: list[int], *, window_s: float = 0.3, quiet_share: float = 0.1,
+                 timeout_s: float = 20.0) -> float:
+    """Waits until every server and service together use under `quiet_share` of a core
+    over `window_s` (or `timeout_s` has passed); returns the seconds waited. All of them
+    run through the whole bench, and work left by one phase (the embedded counter
+    catching up, the forwarder and the broker taking the spool) would otherwise be paid
+    in the next phase, measuring another target."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout_s:
+        before = sum(cpu_seconds(p) for p in pids)
+        await asyncio.sleep(window_s)
+        if sum(cpu_seconds(p) for p in pids) - before <= quiet_share * window_s:
+            break
+    return time.monotonic() - began
+
+
+async def measure(name: str, base: str, pid: int, args: argparse.Namespace,
+                  background: list[int]) -> tuple[Phase, Phase]:
     connector = aiohttp.TCPConnector(limit=args.concurrency, keepalive_timeout=300)
     async with aiohttp.ClientSession(connector=connector) as session:
         await closed_loop(session, base, tokens(min(500, args.requests)), args.concurrency)  # warm up
         toks = tokens(args.requests)
+        waited = await settle(background)
         before = await scrape(session, base)  # starts the gateway's worst-lag window
         server0, client0, ticks = cpu_seconds(pid), own_cpu_seconds(), host_ticks()
         with no_client_gc():
@@ -397,6 +420,8 @@ async def measure(name: str, base: str, pid: int, args: argparse.Namespace) -> t
                    + lag_note(between) + (peak.disk.note(peak.elapsed) if peak.disk else "")), flush=True)
         target = max(1.0, peak.rate * args.paced_fraction)
         paced_tokens = tokens(max(1, int(target * args.paced_seconds)))
+        waited += await settle(background)
+        between = await scrape(session, base)  # what settling did is no phase's
         ticks, server0 = host_ticks(), cpu_seconds(pid)
         with no_client_gc():
             paced = await open_loop(session, base, paced_tokens, target)
@@ -408,7 +433,8 @@ async def measure(name: str, base: str, pid: int, args: argparse.Namespace) -> t
         paced.disk = disk_stalls(between, after)
         print(line(name, f"paced {args.paced_fraction:.0%} {target:.0f}/s", paced,
                    f"   cpu/beacon server {paced.server_cpu_us:.0f} us, {server_s / paced.elapsed:.0%} of a core")
-              + lag_note(after) + (paced.disk.note(paced.elapsed) if paced.disk else ""), flush=True)
+              + lag_note(after) + (paced.disk.note(paced.elapsed) if paced.disk else "")
+              + f"   (waited {waited:.1f} s in all for the host to settle)", flush=True)
     return peak, paced
 
 
@@ -504,11 +530,13 @@ async def main() -> int:
         p50, p99 = fsync_latency(tempfile.gettempdir())
         print(f"disk floor: append + fdatasync p50 {p50:.2f} ms, p99 {p99:.2f} ms (every 204 waits for one)")
         results: dict[str, list[tuple[Phase, Phase]]] = {name: [] for name in targets}
+        background = [pid for _, pid in targets.values()] + [
+            service.proc.pid for service in (redis_service, kafka_service) if service is not None and service.proc]
         for r in range(args.rounds):
             if args.rounds > 1:
                 print(f"-- round {r + 1}/{args.rounds}")
             for name, (base, pid) in targets.items():
-                results[name].append(await measure(name, base, pid, args))
+                results[name].append(await measure(name, base, pid, args, background))
         summary(results, args.paced_fraction)
     finally:
         for proc in procs:
