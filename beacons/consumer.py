@@ -112,7 +112,8 @@ class Counters:
         if not fresh:
             return
         ids = list(fresh)
-        marks = await self.store.get_ints([f"evseen:{i}" for i in ids])
+        seen_keys = [f"evseen:{i}" for i in ids]
+        marks = await self.store.get_ints(seen_keys)
         todo = [fresh[i] for i, mark in zip(ids, marks, strict=True) if not mark]
         stats.duplicates += len(ids) - len(todo)
         metrics.CONSUMED.labels("duplicate").inc(len(ids) - len(todo))
@@ -123,6 +124,9 @@ class Counters:
         # shared counters (delivery, calibration) summed over the batch: one increment per
         # key, not one per event; per-device cap counters and per-event marks stay apart
         sums: dict[tuple[str, float | None], int] = {}
+        # delivery counts by (line item, event, UTC day): their two keys are written once
+        # per batch, not formatted for every event
+        counts: dict[tuple[str, str, str], int] = {}
         delivery: dict[tuple[str, str], list[float]] = {}  # (line item, day) -> [spend, imps]
         cap_events: list[caps.CapEvent] = []
         # day labels by day number, formatted once per day rather than once per event
@@ -133,8 +137,8 @@ class Counters:
             day = days.get(int(at // 86400))
             if day is None:
                 day = days[int(at // 86400)] = time.strftime("%Y%m%d", time.gmtime(at))
-            for key, ttl in ((f"dlv:{li}:{name}:total", None), (f"dlv:{li}:{name}:{day}", DAY_TTL_S)):
-                sums[(key, ttl)] = sums.get((key, ttl), 0) + 1
+            counted = (li, name, day)
+            counts[counted] = counts.get(counted, 0) + 1
             model = event.model
             if model:
                 for key, amount, ttl in outcome_ops(name, model, _scheduled(model)):
@@ -150,11 +154,16 @@ class Counters:
                 local_day = local_days.get(int((at + tz) // 86400))
                 if local_day is None:
                     local_day = local_days[int((at + tz) // 86400)] = pacing.day_label(at, tz)
-                acc = delivery.setdefault((li, local_day), [0, 0])
+                acc = delivery.get((li, local_day))
+                if acc is None:
+                    acc = delivery[(li, local_day)] = [0, 0]
                 acc[0] += spend
                 acc[1] += imps
             if snapshot is not None and event.cap_ref and name in ("impression", "error"):
                 cap_events.append(caps.CapEvent(name, event.imp_id, event.cap_ref, li, event.creative_id, at))
+        for (li, name, day), n in counts.items():
+            for key, ttl in ((f"dlv:{li}:{name}:total", None), (f"dlv:{li}:{name}:{day}", DAY_TTL_S)):
+                sums[(key, ttl)] = sums.get((key, ttl), 0) + n
         ops = [(key, amount, ttl) for (key, ttl), amount in sums.items()]
         for (li, day_label), (spend, imps) in delivery.items():
             ops += pacing.delivery_ops(li, day_label, int(spend), int(imps))
@@ -162,7 +171,8 @@ class Counters:
             cap_ops, _ = await caps.cap_event_ops(self.store, snapshot, cap_events)
             ops += cap_ops
         # counters and marks in one round trip: a crash can only lose or repeat this batch
-        ops += [(f"evseen:{e.event_id}", 1, self.dedup_window_s) for e in todo]
+        window = self.dedup_window_s
+        ops += [(key, 1, window) for key, mark in zip(seen_keys, marks, strict=True) if not mark]
         await self.store.incr_many(ops)
         stats.counted += len(todo)
         metrics.CONSUMED.labels("counted").inc(len(todo))

@@ -28,6 +28,7 @@ import math
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -187,10 +188,12 @@ async def reserve(store: Store, snapshot: CatalogSnapshot, device_key: str, ads:
     return ok
 
 
-@dataclass(frozen=True, slots=True)
-class CapEvent:
+class CapEvent(NamedTuple):
     """One beacon that matters to caps: an `impression` (count it, unless its decision's
-    reservation already did) or an `error` before the impression (undo the reservation)."""
+    reservation already did) or an `error` before the impression (undo the reservation).
+    A NamedTuple, immutable all the same: the event counter builds one per impression,
+    and a frozen dataclass pays an `object.__setattr__` per field (see
+    `beacons.validate.RawBeacon`)."""
 
     kind: str
     imp_id: str | None
