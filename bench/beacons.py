@@ -25,9 +25,9 @@ that share sets the queueing behind the p99.
 
 Each gateway phase also prints its spool commits from the gateway's
 `adgw_spool_commit_seconds` histogram: how many took over 20 ms and at least how long
-they held. This host's virtual disk stalls an fdatasync for 100-300 ms now and then, idle
-or not; a paced phase that meets one has its p99 set by the disk, so the summary gives
-the p99 of the phases that met none beside the rest.
+they held. Some hosts' virtual disks stall an fdatasync for 100-300 ms now and then, idle
+or not (seen here, 2026-11); a paced phase that meets one has its p99 set by the disk, so
+the summary gives the p99 of the phases that met none beside the rest.
 
 Every server and service runs through the whole bench, so before each phase the bench
 waits until together they use under a tenth of a core: work one phase leaves behind (the
