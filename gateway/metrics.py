@@ -38,11 +38,15 @@ class RequestStats:
         row[bisect_left(self.bounds, seconds)] += 1  # le is inclusive: the first bound >= seconds
         row[-1] += seconds
 
-    def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+    @staticmethod
+    def _families() -> tuple[CounterMetricFamily, HistogramMetricFamily]:
         labels = ["route", "method", "status"]
-        requests = CounterMetricFamily("adgw_http_requests", "HTTP requests by route and status", labels=labels)
-        latency = HistogramMetricFamily("adgw_http_request_seconds", "HTTP request latency by route and status",
-                                        labels=labels)
+        return (CounterMetricFamily("adgw_http_requests", "HTTP requests by route and status", labels=labels),
+                HistogramMetricFamily("adgw_http_request_seconds", "HTTP request latency by route and status",
+                                      labels=labels))
+
+    def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+        requests, latency = self._families()
         for key, row in list(self.series.items()):
             row = list(row)
             cumulative, buckets = 0, []
@@ -54,10 +58,9 @@ class RequestStats:
         yield requests
         yield latency
 
-    def describe(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+    def describe(self) -> tuple[CounterMetricFamily, HistogramMetricFamily]:
         # the names without samples: the registry checks them against every other collector
-        yield CounterMetricFamily("adgw_http_requests", "", labels=["route", "method", "status"])
-        yield HistogramMetricFamily("adgw_http_request_seconds", "", labels=["route", "method", "status"])
+        return self._families()
 
 
 HTTP_STATS = RequestStats()
