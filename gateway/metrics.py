@@ -21,8 +21,7 @@ class RequestStats:
     walks its buckets in Python: ~0.9 us a request measured alone, against ~0.2 us here
     (a dict lookup, a bisect, two additions), with no deferral to the end of the loop's
     turn either. Every update and every scrape runs on the event loop's thread, so
-    nothing needs a lock; `collect` copies each series before reading it all the same.
-    prometheus_client's own `_created` series are not produced."""
+    nothing needs a lock. prometheus_client's own `_created` series are not produced."""
 
     def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
         self.bounds = tuple(sorted(buckets))
@@ -47,8 +46,7 @@ class RequestStats:
 
     def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
         requests, latency = self._families()
-        for key, row in list(self.series.items()):
-            row = list(row)
+        for key, row in self.series.items():
             cumulative, buckets = 0, []
             for le, n in zip(self._les, row[:-1], strict=True):
                 cumulative += n

@@ -52,8 +52,8 @@ async def test_metrics_count_requests_per_route_and_status(client):
 
 
 async def test_metrics_count_every_concurrent_request_once(client):
-    """Observations are recorded together at the end of the loop's turn: none lost, none
-    twice, and a scrape sees every request answered before it."""
+    """Each request is counted as it is answered (gateway/metrics.py, RequestStats): none
+    lost, none twice, and a scrape sees every request answered before it."""
     import asyncio
 
     def count(text: str) -> float:
